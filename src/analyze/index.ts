@@ -1,0 +1,297 @@
+/**
+ * `synprobe analyze` as a library: reads the client capture and (optionally) the server capture,
+ * pairs every connection attempt across them, and returns the data every report is drawn from.
+ */
+import { isIP } from 'node:net';
+import { readHandshakes, type Copies, type Flow, type HandshakeTable } from './handshakes.js';
+import { matchServerFlows } from './match.js';
+import { estimateClockOffset, pairCopies } from './clock.js';
+import { findCoverage, type Coverage, type RecordedCapture } from './coverage.js';
+import { classifyAttempt, type VerdictContext } from './verdict.js';
+import { findCeiling } from './ceiling.js';
+import { summarize } from './sentence.js';
+import { TimeBase, parseIsoNs } from './time.js';
+import { describeLinkType } from '../read/open.js';
+import {
+  PATH_LOSS_VERDICTS, VERDICTS,
+  type AnalysisResult, type Attempt, type CaptureFacts, type ClockOffset, type FourTuple, type Summary, type Transmission, type Verdict,
+} from './types.js';
+import { readVersion } from '../version.js';
+
+export * from './types.js';
+
+/** The part of run.json (written by `synprobe capture`) the analyzer reads. */
+export interface RunCoverageFacts {
+  client?: { capture?: RunCaptureFacts | null } | null;
+  server?: { capture?: RunCaptureFacts | null } | null;
+}
+export interface RunCaptureFacts {
+  startedAt?: string | null;
+  stoppedAt?: string | null;
+  droppedByKernel?: number | null;
+  /** Which host's clock startedAt/stoppedAt were read from; 'client' unless said otherwise. */
+  clock?: 'client' | 'server' | null;
+}
+
+export interface CaptureTimesOption {
+  start?: [number, number] | null;
+  stop?: [number, number] | null;
+  drops?: number | null;
+}
+
+export interface AnalyzeOptions {
+  clientFile: string;
+  serverFile?: string | null;
+  /** Destination port of the attempts; default: the port that received the most SYNs. */
+  port?: number | null;
+  /** Only attempts to this address (as the client saw it). */
+  peer?: string | null;
+  run?: RunCoverageFacts | null;
+  /** Facts given on the command line (override run.json). Server times are in the server's clock. */
+  client?: CaptureTimesOption;
+  server?: CaptureTimesOption;
+  /** Server clock minus client clock, when known better than synprobe can measure it. */
+  clockOffsetMs?: number | null;
+}
+
+/** Path delay allowed at the coverage bounds on top of the clock-offset uncertainty. */
+const COVERAGE_MARGIN_NS = 50e6;
+
+function normalizeAddress(addr: string): string {
+  if (isIP(addr) === 6) return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+  return addr;
+}
+
+function choosePort(flows: Flow[]): number | null {
+  const counts = new Map<number, number>();
+  for (const f of flows) counts.set(f.dstPort, (counts.get(f.dstPort) ?? 0) + 1);
+  let best: number | null = null;
+  let bestCount = 0;
+  for (const [port, n] of counts) {
+    if (n > bestCount || (n === bestCount && best !== null && port < best)) {
+      best = port;
+      bestCount = n;
+    }
+  }
+  return best;
+}
+
+function recordedFrom(run: RunCaptureFacts | null | undefined, opt: CaptureTimesOption | undefined): RecordedCapture | undefined {
+  if (opt && (opt.start || opt.stop || (opt.drops !== undefined && opt.drops !== null))) {
+    return { start: opt.start ?? null, stop: opt.stop ?? null, drops: opt.drops ?? null, source: 'option' };
+  }
+  if (!run) return undefined;
+  return {
+    start: run.startedAt ? parseIsoNs(run.startedAt) : null,
+    stop: run.stoppedAt ? parseIsoNs(run.stoppedAt) : null,
+    drops: run.droppedByKernel ?? null,
+    source: 'run.json',
+  };
+}
+
+function tuple(f: Flow): FourTuple {
+  return { src: f.src, srcPort: f.srcPort, dst: f.dst, dstPort: f.dstPort };
+}
+
+/** `pairs` maps positions in `copies` to positions of the same transmissions in the other capture. */
+function transmissions(copies: Copies, time: TimeBase, originC: number, shiftNs: number, pairs: Map<number, number>): Transmission[] {
+  return copies.times.map((t, i) => ({
+    at: time.iso(t),
+    relMs: Math.round((t - shiftNs - originC) / 1e3) / 1e3,
+    tsVal: copies.tsVals[i] >= 0 ? copies.tsVals[i] : null,
+    ipId: copies.ipIds[i] >= 0 ? copies.ipIds[i] : null,
+    match: pairs.get(i) ?? null,
+  }));
+}
+
+function pairMaps(a: Copies | undefined, b: Copies | undefined): [Map<number, number>, Map<number, number>] {
+  const ab = new Map<number, number>();
+  const ba = new Map<number, number>();
+  if (a && b) {
+    for (const [i, j] of pairCopies(a, b)) {
+      ab.set(i, j);
+      ba.set(j, i);
+    }
+  }
+  return [ab, ba];
+}
+
+function captureFacts(role: 'client' | 'server', table: HandshakeTable, cov: Coverage, time: TimeBase): CaptureFacts {
+  const s = table.summary;
+  const iso = (ns: number): string | null => (Number.isNaN(ns) ? null : time.iso(ns));
+  return {
+    role,
+    file: s.file,
+    format: s.format,
+    byteOrder: s.byteOrder,
+    nanosecond: s.nanosecond,
+    linkTypes: s.linkTypes.map((l) => describeLinkType(l)),
+    snapLen: s.snapLen,
+    packets: s.packets,
+    decode: table.decode,
+    firstPacketAt: iso(table.firstNs),
+    lastPacketAt: iso(table.lastNs),
+    coverStart: iso(cov.start),
+    coverStartSource: Number.isNaN(cov.start) ? null : cov.startSource,
+    coverEnd: iso(cov.end),
+    coverEndSource: Number.isNaN(cov.end) ? null : cov.endSource,
+    kernelDrops: cov.drops,
+    kernelDropsSource: cov.dropsSource,
+    readProblem: s.problem ? { kind: s.problem.kind, offset: s.problem.offset, message: s.problem.message } : null,
+    warnings: [...s.warnings],
+    synPackets: table.synPackets,
+    synAckPackets: table.synAckPackets,
+  };
+}
+
+function emptyVerdictCounts(): Record<Verdict, number> {
+  return Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+}
+
+export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisResult> {
+  const time = new TimeBase();
+  const warnings: string[] = [];
+  const client = await readHandshakes(opts.clientFile, time);
+  const server = opts.serverFile ? await readHandshakes(opts.serverFile, time) : null;
+
+  // The attempts: SYNs the client sent to the peer's port.
+  const peer = opts.peer ? normalizeAddress(opts.peer) : null;
+  const toPeer = peer ? client.flows.filter((f) => f.dst === peer) : client.flows;
+  if (peer && toPeer.length === 0 && client.flows.length > 0) warnings.push(`no SYN in the client capture went to ${peer}`);
+  const port = opts.port ?? choosePort(toPeer) ?? 0;
+  const attemptFlows = toPeer.filter((f) => f.dstPort === port).sort((a, b) => a.syn.times[0] - b.syn.times[0]);
+
+  // Clock offset from attempts seen in both captures.
+  const matches = server ? matchServerFlows(attemptFlows, server.flows) : new Map<Flow, Flow>();
+  let clock: ClockOffset | null = null;
+  if (opts.clockOffsetMs !== undefined && opts.clockOffsetMs !== null) {
+    clock = { offsetMs: opts.clockOffsetMs, uncertaintyMs: 0, method: 'option', samples: 0 };
+  } else if (server) {
+    clock = estimateClockOffset(matches);
+  }
+  const offsetNs = clock ? Math.round(clock.offsetMs * 1e6) : null;
+
+  // Coverage of each capture.
+  const runClient = opts.run?.client?.capture ?? null;
+  const runServer = opts.run?.server?.capture ?? null;
+  const clientCov = findCoverage(client.summary, client.firstNs, client.lastNs, time, recordedFrom(runClient, opts.client), undefined);
+  let serverCov: Coverage | null = null;
+  let serverTimesInClientClock = false;
+  if (server) {
+    const recorded = recordedFrom(runServer, opts.server);
+    serverTimesInClientClock = recorded?.source === 'run.json' && (runServer?.clock ?? 'client') === 'client';
+    const shiftToServer = serverTimesInClientClock ? 0 : offsetNs ?? 0;
+    serverCov = findCoverage(server.summary, server.firstNs, server.lastNs, time, recorded, clientCov.end + shiftToServer);
+  }
+
+  // What can stop a claim of loss.
+  let blocker: string | null = null;
+  const dropNotes: string[] = [];
+  if (clientCov.drops) dropNotes.push(`the client capture reported ${clientCov.drops} packets dropped by the kernel`);
+  if (serverCov?.drops) dropNotes.push(`the server capture reported ${serverCov.drops} packets dropped by the kernel`);
+  if (dropNotes.length > 0) blocker = dropNotes.join(' and ');
+  if (server) {
+    const unknown = [clientCov.drops === null ? 'client' : null, serverCov?.drops === null ? 'server' : null].filter(Boolean);
+    if (unknown.length > 0) {
+      warnings.push(`kernel drop counts are unknown for the ${unknown.join(' and ')} capture (a classic pcap does not record them); verdicts assume none — capture with synprobe capture, or pass --client-drops/--server-drops`);
+    }
+    if (serverCov?.endSource === 'assumed') {
+      warnings.push('the server capture has no recorded stop time: it was assumed to cover the client capture\'s whole span — capture with synprobe capture (run.json), or pass --server-stop, to make it certain');
+    }
+    const establishedAttempts = attemptFlows.filter((f) => f.synAck.times.length > 0).length;
+    if (establishedAttempts > 0 && matches.size === 0 && opts.clockOffsetMs == null) {
+      blocker = 'none of the established attempts appears in the server capture: it was taken on another host or interface, or a middlebox rewrites sequence numbers, so its silence proves nothing';
+      warnings.push(blocker);
+    }
+    if (client.summary.problem) warnings.push(`${client.summary.file}: ${client.summary.problem.message} at byte offset ${client.summary.problem.offset}; read up to there`);
+    if (server.summary.problem) warnings.push(`${server.summary.file}: ${server.summary.problem.message} at byte offset ${server.summary.problem.offset}; read up to there`);
+  } else if (client.summary.problem) {
+    warnings.push(`${client.summary.file}: ${client.summary.problem.message} at byte offset ${client.summary.problem.offset}; read up to there`);
+  }
+  if (server?.summary.problem && serverCov) {
+    // Past a damaged or cut record nothing is known: coverage ends at the last whole packet.
+    serverCov.end = server.lastNs;
+    serverCov.endSource = 'last-packet';
+  }
+
+  const marginNs = COVERAGE_MARGIN_NS + Math.round((clock?.uncertaintyMs ?? 0) * 1e6);
+  const toClient = (ns: number): number => (serverTimesInClientClock ? ns : ns - (offsetNs ?? 0));
+  const ctx: VerdictContext = {
+    hasServerCapture: server !== null,
+    offsetNs,
+    marginNs,
+    serverStartC: serverCov ? toClient(serverCov.start) : NaN,
+    serverEndC: serverCov ? toClient(serverCov.end) : NaN,
+    blocker,
+  };
+
+  const { firstFailed, ceiling } = findCeiling(attemptFlows);
+  const verdicts = emptyVerdictCounts();
+  let lostSyn = 0;
+  let lostSynAck = 0;
+  const attempts: Attempt[] = attemptFlows.map((f, i) => {
+    const s = matches.get(f);
+    const { verdict, reason } = classifyAttempt(f, s, ctx);
+    verdicts[verdict]++;
+    const origin = f.syn.times[0];
+    const [synSentPairs, synSeenPairs] = pairMaps(f.syn, s?.syn);
+    const [synAckSentPairs, synAckSeenPairs] = pairMaps(s?.synAck, f.synAck);
+    if (server && verdict !== 'outside-capture') {
+      lostSyn += Math.max(0, f.syn.times.length - (s?.syn.times.length ?? 0));
+      if (s) lostSynAck += Math.max(0, s.synAck.times.length - f.synAck.times.length);
+    }
+    return {
+      index: i + 1,
+      isn: f.isn,
+      client: tuple(f),
+      server: s ? tuple(s) : null,
+      verdict,
+      reason,
+      synSent: f.syn.times.length,
+      synSeen: server ? s?.syn.times.length ?? 0 : null,
+      synAckSent: server ? s?.synAck.times.length ?? 0 : null,
+      synAckSeen: f.synAck.times.length,
+      rstSeen: f.rst.times.length,
+      established: f.synAck.times.length > 0,
+      closedAt: Number.isNaN(f.closedNs) ? null : time.iso(f.closedNs),
+      synSentTimes: transmissions(f.syn, time, origin, 0, synSentPairs),
+      synSeenTimes: s ? transmissions(s.syn, time, origin, offsetNs ?? 0, synSeenPairs) : [],
+      synAckSentTimes: s ? transmissions(s.synAck, time, origin, offsetNs ?? 0, synAckSentPairs) : [],
+      synAckSeenTimes: transmissions(f.synAck, time, origin, 0, synAckSeenPairs),
+    };
+  });
+
+  let commonSpan: Summary['commonSpan'] = null;
+  if (serverCov && !Number.isNaN(clientCov.start)) {
+    const start = Math.max(clientCov.start, ctx.serverStartC);
+    const end = Math.min(clientCov.end, ctx.serverEndC);
+    if (end >= start) commonSpan = { start: time.iso(start), end: time.iso(end), durationMs: (end - start) / 1e6, endAssumed: serverCov.endSource === 'assumed' };
+  }
+
+  const partial: Omit<Summary, 'sentence' | 'pathLoss'> = {
+    attempts: attempts.length,
+    established: attempts.filter((a) => a.established).length,
+    ceiling,
+    firstFailedAttempt: firstFailed >= 0 ? firstFailed + 1 : null,
+    verdicts,
+    lostSynTransmissions: lostSyn,
+    lostSynAckTransmissions: lostSynAck,
+    clockOffsetMs: clock ? clock.offsetMs : null,
+    clockOffsetUncertaintyMs: clock ? clock.uncertaintyMs : null,
+    clockOffsetMethod: clock ? clock.method : null,
+    commonSpan,
+    port,
+    portChosen: opts.port ? 'option' : 'most-syns',
+    peer,
+  };
+  const pathLoss = attempts.some((a) => PATH_LOSS_VERDICTS.has(a.verdict));
+  const summary: Summary = {
+    ...partial,
+    sentence: summarize(attempts, partial, firstFailed >= 0 ? attempts[firstFailed] : null, server !== null),
+    pathLoss,
+  };
+
+  const captures = [captureFacts('client', client, clientCov, time)];
+  if (server && serverCov) captures.push(captureFacts('server', server, serverCov, time));
+  return { tool: { name: 'synprobe', version: readVersion() }, summary, captures, attempts, warnings };
+}

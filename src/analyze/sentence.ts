@@ -1,0 +1,65 @@
+/** The plain verdict sentence a user pastes, from the first failing attempt (or the whole run). */
+import type { Attempt, Summary } from './types.js';
+
+function endpoint(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+function spanSeconds(a: Attempt): string {
+  const last = a.synSentTimes[a.synSentTimes.length - 1];
+  return `${((last?.relMs ?? 0) / 1000).toFixed(1)} s`;
+}
+
+function whileOpen(ceiling: number | null): string {
+  return ceiling === null ? '' : ` while ${plural(ceiling, 'connection was', 'connections were')} established`;
+}
+
+export function describeAttempt(a: Attempt, ceiling: number | null): string {
+  const from = endpoint(a.client.src, a.client.srcPort);
+  const to = endpoint(a.client.dst, a.client.dstPort);
+  const head = `Attempt ${a.index.toLocaleString('en-US')}`;
+  const sent = `${plural(a.synSent, 'SYN transmission')} left ${from}${a.synSent > 1 ? ` over ${spanSeconds(a)}` : ''}`;
+  switch (a.verdict) {
+    case 'lost-in-path':
+      return `${head}: ${sent} and none reached ${to}${whileOpen(ceiling)}. Packets were lost in the network path between the two capture points.`;
+    case 'synack-lost':
+      return `${head}: ${sent}; the server received ${a.synSeen} and answered with ${plural(a.synAckSent ?? 0, 'SYN-ACK')}, none of which reached the client${whileOpen(ceiling)}. The replies were lost in the network path on the way back.`;
+    case 'unanswered-at-server':
+      return `${head}: ${sent}; the server's capture shows ${a.synSeen} of them arriving, and the server never answered${whileOpen(ceiling)}. The SYNs were dropped on the server host itself (full listen queue or a host firewall: compare TcpExtListenOverflows and TcpExtListenDrops).`;
+    case 'refused':
+      return `${head} was refused: ${to} answered the SYN with a RST${whileOpen(ceiling)} (nothing listening on that port, or a firewall rejecting).`;
+    case 'no-reply':
+      return `${head}: ${sent} and no reply reached the client${whileOpen(ceiling)}. Without a capture on the server, where the SYNs died cannot be told.`;
+    case 'outside-capture':
+      return `${head}: ${sent} and got no reply${whileOpen(ceiling)}; no verdict is possible: ${a.reason ?? 'outside the captures'}.`;
+    case 'established-after-loss':
+      return `${head} was established after ${plural(a.synSent, 'SYN transmission')}${a.synSeen !== null ? `, of which the server saw ${a.synSeen}` : ''}.`;
+    case 'established':
+      return `${head} was established.`;
+  }
+}
+
+export function summarize(
+  attempts: Attempt[],
+  summary: Omit<Summary, 'sentence' | 'pathLoss'>,
+  firstFailed: Attempt | null,
+  hasServerCapture: boolean,
+): string {
+  if (attempts.length === 0) {
+    return `No connection attempt to port ${summary.port} was found in the client capture.`;
+  }
+  if (firstFailed !== null) return describeAttempt(firstFailed, summary.ceiling);
+  const after = summary.verdicts['established-after-loss'];
+  const all = `All ${plural(summary.attempts, 'attempt')} were established`;
+  if (after > 0 && !hasServerCapture) {
+    return `${all}, but ${plural(after, 'attempt')} needed retransmitted SYNs (a capture on the server would show where the copies died).`;
+  }
+  if (after > 0) {
+    return `${all}, but ${plural(after, 'attempt')} needed retransmitted SYNs: ${plural(summary.lostSynTransmissions, 'SYN copy', 'SYN copies')} ${summary.lostSynTransmissions === 1 ? 'was' : 'were'} lost between the capture points and retried.`;
+  }
+  return `${all} and nothing was lost between the capture points.`;
+}

@@ -1,0 +1,24 @@
+/** `--format table`: for a terminal. */
+import type { AnalysisResult } from '../analyze/types.js';
+import { renderBox, renderKeyValues } from './grid.js';
+import { pickLadderAttempt, renderLadder } from './ladder.js';
+import { ATTEMPT_HEAD, attemptRow, captureRows, notEstablished, summaryRows } from './text.js';
+import { offsetNote, ROW_LIMIT } from './common.js';
+
+export function renderTable(r: AnalysisResult): string {
+  const hasServer = r.captures.length > 1;
+  const out: string[] = [r.summary.sentence, '', renderKeyValues(summaryRows(r.summary, hasServer))];
+  const ladder = pickLadderAttempt(r.attempts, r.summary.firstFailedAttempt);
+  if (ladder) out.push('', renderLadder(ladder, hasServer, offsetNote(r)));
+  const failed = notEstablished(r.attempts);
+  if (failed.length > 0) {
+    out.push('', `Attempts that did not end established (${failed.length.toLocaleString('en-US')}):`);
+    out.push(renderBox(ATTEMPT_HEAD, failed.slice(0, ROW_LIMIT).map(attemptRow)));
+    if (failed.length > ROW_LIMIT) out.push(`… and ${(failed.length - ROW_LIMIT).toLocaleString('en-US')} more (--format json lists them all)`);
+  }
+  for (const c of r.captures) {
+    out.push('', `${c.role === 'client' ? 'Client' : 'Server'} capture:`, renderKeyValues(captureRows(c)));
+  }
+  if (r.warnings.length > 0) out.push('', ...r.warnings.map((w) => `warning: ${w}`));
+  return out.join('\n') + '\n';
+}
