@@ -29,8 +29,11 @@ export interface RunCaptureFacts {
   startedAt?: string | null;
   stoppedAt?: string | null;
   droppedByKernel?: number | null;
-  /** Which host's clock startedAt/stoppedAt were read from; 'client' unless said otherwise. */
-  clock?: 'client' | 'server' | null;
+  /**
+   * Which clock startedAt/stoppedAt were read from: 'own' (the capturing host's; the default) or
+   * 'client-estimated' (this host's clock, e.g. when a line from the remote tcpdump arrived).
+   */
+  clock?: 'own' | 'client-estimated' | null;
 }
 
 export interface CaptureTimesOption {
@@ -179,7 +182,7 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
   let serverTimesInClientClock = false;
   if (server) {
     const recorded = recordedFrom(runServer, opts.server);
-    serverTimesInClientClock = recorded?.source === 'run.json' && (runServer?.clock ?? 'client') === 'client';
+    serverTimesInClientClock = recorded?.source === 'run.json' && runServer?.clock === 'client-estimated';
     const shiftToServer = serverTimesInClientClock ? 0 : offsetNs ?? 0;
     serverCov = findCoverage(server.summary, server.firstNs, server.lastNs, time, recorded, clientCov.end + shiftToServer);
   }
