@@ -1,0 +1,122 @@
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { classifyError, runProbe, type HeldProbe, type ProbeProgress } from '../../src/probe/probe.js';
+import { startServer, type RunningServer } from '../../src/probe/serve.js';
+import { buildProbeMain } from '../lab/helpers.js';
+
+/** A loopback port with nothing listening: bound once, then released. */
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('classifyError', () => {
+  it.each([
+    ['ETIMEDOUT', 'timeout'], ['ECONNREFUSED', 'refused'],
+    ['EADDRNOTAVAIL', 'local-limit'], ['EMFILE', 'local-limit'], ['ENFILE', 'local-limit'], ['ENOBUFS', 'local-limit'],
+    ['EHOSTUNREACH', 'unreachable'], ['ENETUNREACH', 'unreachable'],
+    ['ECONNRESET', 'other'], ['EWHATEVER', 'other'],
+  ])('%s → %s', (code, kind) => { expect(classifyError(code)).toBe(kind); });
+});
+
+describe('runProbe on loopback', () => {
+  let server: RunningServer | null = null;
+  let probe: HeldProbe | null = null;
+  afterEach(async () => {
+    await probe?.close();
+    probe = null;
+    await server?.close();
+    server = null;
+  });
+
+  it('stops at max with every connection held, and close() lets them go', async () => {
+    server = await startServer({ port: 0, bind: '127.0.0.1' });
+    const progress: ProbeProgress[] = [];
+    probe = await runProbe({ host: '127.0.0.1', port: server.ports[0]!, max: 100, connectTimeoutMs: 5000, onProgress: (p) => progress.push(p) });
+    expect(probe.result).toMatchObject({ attempts: 100, established: 100, stoppedBy: 'max', failure: null });
+    expect(probe.held()).toBe(100);
+    expect(probe.result.ratePerSec).toBeGreaterThan(0);
+    expect(Date.parse(probe.result.endedAt)).toBeGreaterThanOrEqual(Date.parse(probe.result.startedAt));
+    expect(progress.at(-1)).toMatchObject({ held: 100, attempts: 100 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.held()).toBe(100);
+    await probe.close();
+    expect(probe.held()).toBe(0);
+    const end = Date.now() + 5000;
+    while (server.held() > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(server.held()).toBe(0);
+  });
+
+  it('maps ECONNREFUSED against a closed port to kind refused, with the local port of the SYN', async () => {
+    const port = await closedPort();
+    probe = await runProbe({ host: '127.0.0.1', port, max: 10, connectTimeoutMs: 5000 });
+    expect(probe.result).toMatchObject({ attempts: 1, established: 0, stoppedBy: 'failure' });
+    const f = probe.result.failure!;
+    expect(f).toMatchObject({ attempt: 1, code: 'ECONNREFUSED', kind: 'refused', localAddress: '127.0.0.1' });
+    expect(f.localPort).toBeGreaterThan(0);
+    expect(f.localPort).not.toBe(port);
+    expect(Number.isNaN(Date.parse(f.startedAt))).toBe(false);
+    expect(f.elapsedMs).toBeLessThan(1000);
+  });
+
+  it('stops at the first failure after the connections that worked: the listener goes away mid-run', async () => {
+    // A listener that stops listening after its 5th connection; later SYNs are refused.
+    const held: net.Socket[] = [];
+    const listener = net.createServer((s) => { held.push(s); s.on('error', () => {}); if (held.length === 5) listener.close(); });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
+    const { port } = listener.address() as net.AddressInfo;
+    try {
+      probe = await runProbe({ host: '127.0.0.1', port, max: 1000, connectTimeoutMs: 5000 });
+      expect(probe.result.stoppedBy).toBe('failure');
+      expect(probe.result.failure).toMatchObject({ code: 'ECONNREFUSED', kind: 'refused' });
+      // The 6th handshake may complete in the backlog before the listener closes.
+      expect(probe.result.established).toBeGreaterThanOrEqual(5);
+      expect(probe.result.established).toBeLessThanOrEqual(6);
+      expect(probe.result.attempts).toBe(probe.result.established + 1);
+      expect(probe.result.failure!.attempt).toBe(probe.result.attempts);
+    } finally {
+      for (const s of held) s.destroy();
+    }
+  });
+
+  it('stops when the signal aborts', async () => {
+    server = await startServer({ port: 0, bind: '127.0.0.1' });
+    const controller = new AbortController();
+    controller.abort();
+    probe = await runProbe({ host: '127.0.0.1', port: server.ports[0]!, max: 10, connectTimeoutMs: 5000, signal: controller.signal });
+    expect(probe.result).toMatchObject({ attempts: 0, established: 0, stoppedBy: 'aborted', failure: null });
+    await probe.close();
+    const later = new AbortController();
+    setTimeout(() => later.abort(), 200);
+    probe = await runProbe({ host: '127.0.0.1', port: server.ports[0]!, max: 10_000_000, connectTimeoutMs: 5000, signal: later.signal });
+    expect(probe.result.stoppedBy).toBe('aborted');
+    expect(probe.result.established).toBeGreaterThan(0);
+    expect(probe.held()).toBe(probe.result.established);
+  });
+
+  it('rejects bad options', async () => {
+    await expect(runProbe({ host: '127.0.0.1', port: 0, max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/port/);
+    await expect(runProbe({ host: '127.0.0.1', port: 80, max: 0, connectTimeoutMs: 1 })).rejects.toThrow(/max/);
+    await expect(runProbe({ host: '127.0.0.1', port: 80, max: 1, connectTimeoutMs: 0 })).rejects.toThrow(/connectTimeoutMs/);
+    await expect(runProbe({ host: '127.0.0.1', port: 80, max: 1, connectTimeoutMs: 1, bind: 'nope' })).rejects.toThrow(/bind/);
+  });
+
+  it('reports running out of file descriptors as local-limit (EMFILE), in a child with ulimit -n 40', async () => {
+    server = await startServer({ port: 0, bind: '127.0.0.1' });
+    const probeMain = buildProbeMain();
+    const child = spawn('bash', ['-c', `ulimit -n 40 && exec "${process.execPath}" "${probeMain}" probe --host 127.0.0.1 --port ${server.ports[0]} --max 1000 --timeout 5000`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(0);
+    const { result } = JSON.parse(out.split('\n')[0]!);
+    expect(result.stoppedBy).toBe('failure');
+    expect(result.failure).toMatchObject({ code: 'EMFILE', kind: 'local-limit' });
+    expect(result.established).toBeGreaterThan(10);
+    expect(result.established).toBeLessThan(40);
+  });
+});
