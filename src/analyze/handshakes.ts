@@ -15,6 +15,8 @@ export interface Copies {
   times: number[];
   tsVals: number[];
   ipIds: number[];
+  /** Where each copy was sighted: pcapng interface and link-layer interface index together. */
+  ifaces: number[];
 }
 
 export interface Flow {
@@ -48,31 +50,29 @@ export interface HandshakeTable {
 }
 
 /**
- * A retransmission carries the same ISN but a new TSval (and, over IPv4 from Linux, a new IP ID);
- * a second copy of the same transmission (a capture on two interfaces, -i any) repeats both.
- * Without either, copies closer than this are taken as one transmission: the kernel never
- * retransmits a SYN sooner than 1 s.
+ * One transmission is sighted twice only by a capture on two interfaces (tcpdump -i any across
+ * a bridge or a VLAN device, a pcapng with several interfaces): the same TSval and IP ID on
+ * another interface, close in time. On one interface every packet is its own transmission, even
+ * with identical headers: a server may send two SYN-ACKs within the same millisecond (its timer
+ * and a retransmitted SYN), with one TSval and IP ID 0 (seen in the lab).
  */
 const SAME_TRANSMISSION_WINDOW_NS = 200e6;
 
 function newCopies(): Copies {
-  return { times: [], tsVals: [], ipIds: [] };
+  return { times: [], tsVals: [], ipIds: [], ifaces: [] };
 }
 
-/** Adds a copy unless it is another sighting of a transmission already counted. */
-export function addCopy(copies: Copies, tNs: number, tsVal: number, ipId: number): void {
+/** Adds a copy unless it is another interface's sighting of a transmission already counted. */
+export function addCopy(copies: Copies, tNs: number, tsVal: number, ipId: number, iface: number): void {
   const n = copies.times.length;
   for (let i = 0; i < n; i++) {
-    if (tsVal >= 0 && copies.tsVals[i] === tsVal) {
-      if (ipId < 0 || copies.ipIds[i] < 0 || copies.ipIds[i] === ipId) return;
-    } else if (tsVal < 0 && copies.tsVals[i] < 0) {
-      if (ipId >= 0 && copies.ipIds[i] === ipId) return;
-      if ((ipId < 0 || copies.ipIds[i] < 0) && Math.abs(copies.times[i] - tNs) < SAME_TRANSMISSION_WINDOW_NS) return;
-    }
+    if (copies.ifaces[i] === iface || Math.abs(copies.times[i] - tNs) >= SAME_TRANSMISSION_WINDOW_NS) continue;
+    if (copies.tsVals[i] === tsVal && copies.ipIds[i] === ipId) return;
   }
   copies.times.push(tNs);
   copies.tsVals.push(tsVal);
   copies.ipIds.push(ipId);
+  copies.ifaces.push(iface);
 }
 
 function newDecodeCounts(): DecodeCounts {
@@ -128,6 +128,7 @@ export async function readHandshakes(file: string, time: TimeBase): Promise<Hand
     if (Number.isNaN(tNs)) return; // an untimed packet cannot be placed in a handshake
     const tsVal = decoded.hasTimestamp ? decoded.tsVal : -1;
     const ipId = decoded.ipId;
+    const iface = p.interfaceId * 0x100000000 + (decoded.ifIndex + 1);
     const src = formatAddress(decoded, 'src');
     const dst = formatAddress(decoded, 'dst');
 
@@ -143,7 +144,7 @@ export async function readHandshakes(file: string, time: TimeBase): Promise<Hand
         byTuple.set(key, flow);
         flows.push(flow);
       }
-      addCopy(flow.syn, tNs, tsVal, ipId);
+      addCopy(flow.syn, tNs, tsVal, ipId, iface);
       return;
     }
 
@@ -151,13 +152,13 @@ export async function readHandshakes(file: string, time: TimeBase): Promise<Hand
     const reverse = byTuple.get(tupleKey(dst, decoded.dstPort, src, decoded.srcPort));
     if ((flags & TCP_SYN) !== 0 && (flags & TCP_ACK) !== 0 && (flags & TCP_RST) === 0) {
       synAckPackets++;
-      if (reverse !== undefined && decoded.ack === ((reverse.isn + 1) >>> 0)) addCopy(reverse.synAck, tNs, tsVal, ipId);
+      if (reverse !== undefined && decoded.ack === ((reverse.isn + 1) >>> 0)) addCopy(reverse.synAck, tNs, tsVal, ipId, iface);
       else strayReplies++;
       return;
     }
     const established = (f: Flow): boolean => f.synAck.times.length > 0;
     if ((flags & TCP_RST) !== 0 && reverse !== undefined && !established(reverse)) {
-      if ((flags & TCP_ACK) !== 0 && decoded.ack === ((reverse.isn + 1) >>> 0)) addCopy(reverse.rst, tNs, tsVal, ipId);
+      if ((flags & TCP_ACK) !== 0 && decoded.ack === ((reverse.isn + 1) >>> 0)) addCopy(reverse.rst, tNs, tsVal, ipId, iface);
       else strayReplies++;
       return;
     }

@@ -57,8 +57,8 @@ export interface AnalyzeOptions {
   clockOffsetMs?: number | null;
 }
 
-/** Path delay allowed at the coverage bounds on top of the clock-offset uncertainty. */
-const COVERAGE_MARGIN_NS = 50e6;
+/** Path delay allowed at the end of the server capture's coverage, on top of the clock-offset slack. */
+const PATH_DELAY_NS = 50e6;
 
 function normalizeAddress(addr: string): string {
   if (isIP(addr) === 6) return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
@@ -217,14 +217,16 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
     serverCov.endSource = 'last-packet';
   }
 
-  const marginNs = COVERAGE_MARGIN_NS + Math.round((clock?.uncertaintyMs ?? 0) * 1e6);
+  const clockSlackNs = Math.round((clock?.uncertaintyMs ?? 0) * 1e6) + 1000;
   const toClient = (ns: number): number => (serverTimesInClientClock ? ns : ns - (offsetNs ?? 0));
   const ctx: VerdictContext = {
     hasServerCapture: server !== null,
     offsetNs,
-    marginNs,
+    clockSlackNs,
+    pathDelayNs: PATH_DELAY_NS,
     serverStartC: serverCov ? toClient(serverCov.start) : NaN,
-    serverEndC: serverCov ? toClient(serverCov.end) : NaN,
+    // Without a recorded stop the server capture is taken to cover the client capture's whole span (design.md).
+    serverEndC: serverCov ? (serverCov.endSource === 'assumed' ? Infinity : toClient(serverCov.end)) : NaN,
     blocker,
   };
 
@@ -239,7 +241,8 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
     const origin = f.syn.times[0];
     const [synSentPairs, synSeenPairs] = pairMaps(f.syn, s?.syn);
     const [synAckSentPairs, synAckSeenPairs] = pairMaps(s?.synAck, f.synAck);
-    if (server && verdict !== 'outside-capture') {
+    // A refused SYN was answered (by the server or by a middlebox): it is not counted as lost.
+    if (server && verdict !== 'outside-capture' && verdict !== 'refused') {
       lostSyn += Math.max(0, f.syn.times.length - (s?.syn.times.length ?? 0));
       if (s) lostSynAck += Math.max(0, s.synAck.times.length - f.synAck.times.length);
     }
@@ -267,7 +270,7 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
   let commonSpan: Summary['commonSpan'] = null;
   if (serverCov && !Number.isNaN(clientCov.start)) {
     const start = Math.max(clientCov.start, ctx.serverStartC);
-    const end = Math.min(clientCov.end, ctx.serverEndC);
+    const end = Math.min(clientCov.end, ctx.serverEndC); // an assumed server stop is the client's end
     if (end >= start) commonSpan = { start: time.iso(start), end: time.iso(end), durationMs: (end - start) / 1e6, endAssumed: serverCov.endSource === 'assumed' };
   }
 

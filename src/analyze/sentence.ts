@@ -31,6 +31,9 @@ export function describeAttempt(a: Attempt, ceiling: number | null): string {
     case 'unanswered-at-server':
       return `${head}: ${sent}; the server's capture shows ${a.synSeen} of them arriving, and the server never answered${whileOpen(ceiling)}. The SYNs were dropped on the server host itself (full listen queue or a host firewall: compare TcpExtListenOverflows and TcpExtListenDrops).`;
     case 'refused':
+      if (a.synSeen === 0) {
+        return `${head} was refused: a RST came back for ${to}${whileOpen(ceiling)}, but the server's capture never saw the SYN, so something in the path (a firewall or middlebox) rejected it.`;
+      }
       return `${head} was refused: ${to} answered the SYN with a RST${whileOpen(ceiling)} (nothing listening on that port, or a firewall rejecting).`;
     case 'no-reply':
       return `${head}: ${sent} and no reply reached the client${whileOpen(ceiling)}. Without a capture on the server, where the SYNs died cannot be told.`;

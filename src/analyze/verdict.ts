@@ -9,8 +9,10 @@ export interface VerdictContext {
   hasServerCapture: boolean;
   /** Server clock minus client clock, ns; null when it could not be measured. */
   offsetNs: number | null;
-  /** Tolerance around the coverage bounds, ns (offset uncertainty plus path delay). */
-  marginNs: number;
+  /** Half-width of the clock-offset uncertainty, ns: applies at both coverage bounds. */
+  clockSlackNs: number;
+  /** Path delay allowed at the end bound, ns: a SYN sent just before the stop arrives after it. */
+  pathDelayNs: number;
   /** Server capture coverage mapped to the client's clock (relative ns). */
   serverStartC: number;
   serverEndC: number;
@@ -25,8 +27,10 @@ export interface VerdictResult {
 
 function coverageGap(times: number[], ctx: VerdictContext): string | null {
   for (const t of times) {
-    if (t - ctx.marginNs < ctx.serverStartC) return 'sent before the server capture started';
-    if (t + ctx.marginNs > ctx.serverEndC) return 'sent after the server capture stopped';
+    // A SYN sent at t reaches the server no earlier than t (in the client's clock, within the
+    // offset's slack), and no later than t plus the path delay.
+    if (t - ctx.clockSlackNs < ctx.serverStartC) return 'sent before the server capture started';
+    if (t + ctx.clockSlackNs + ctx.pathDelayNs > ctx.serverEndC) return 'sent after the server capture stopped';
   }
   return null;
 }

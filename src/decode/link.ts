@@ -70,6 +70,7 @@ export function decodeLink(linkType: number, buf: Uint8Array, cur: Cursor, out: 
       return decodeEthertype(u16(buf, start + 14), start + 16, start, buf, cur, out, report);
     case LINKTYPE_LINUX_SLL2:
       if (cur.end - start < 20) return report.truncated('link', 20, cur.end - start, 'header');
+      out.ifIndex = ((buf[start + 4] << 24) | (buf[start + 5] << 16) | (buf[start + 6] << 8) | buf[start + 7]) >>> 0;
       return decodeEthertype(u16(buf, start), start + 20, start, buf, cur, out, report);
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP:

@@ -112,6 +112,7 @@ export function createDecodedPacket(): DecodedPacket {
     problem: null,
     buf: EMPTY,
     vlan: -1,
+    ifIndex: -1,
     ipVersion: 0,
     srcAddrOffset: -1,
     dstAddrOffset: -1,
@@ -143,6 +144,7 @@ function resetDecodedPacket(out: DecodedPacket, buf: Uint8Array): void {
   out.problem = null;
   out.buf = buf;
   out.vlan = -1;
+  out.ifIndex = -1;
   out.ipVersion = 0;
   out.srcAddrOffset = -1;
   out.dstAddrOffset = -1;

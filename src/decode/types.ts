@@ -46,6 +46,8 @@ export interface DecodedPacket {
   buf: Uint8Array;
   /** Outermost 802.1Q/802.1ad VLAN id, or -1. */
   vlan: number;
+  /** Interface index the link header names (Linux SLL2, tcpdump -i any), or -1. */
+  ifIndex: number;
 
   /** 4 or 6 (0 when no IP header was decoded). */
   ipVersion: 0 | 4 | 6;

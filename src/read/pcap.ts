@@ -163,6 +163,7 @@ function createSummary(file: string, header: PcapHeader, fileSize: number): Capt
         tsUnitsPerSecond: header.nanosecond ? 1e9 : 1e6,
         tsOffsetSec: 0,
         name: null,
+        received: null,
         ifDrops: null,
         osDrops: null,
         startTime: null,

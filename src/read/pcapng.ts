@@ -38,7 +38,8 @@ const OPT_IF_TSRESOL = 9;
 const OPT_IF_TSOFFSET = 14;
 const OPT_ISB_STARTTIME = 2;
 const OPT_ISB_ENDTIME = 3;
-const OPT_ISB_IFDROP = 4;
+const OPT_ISB_IFRECV = 4;
+const OPT_ISB_IFDROP = 5;
 const OPT_ISB_OSDROP = 7;
 
 /** Resolutions finer than this cannot be converted exactly with doubles (10^-15 s and 2^-52 s are the limits). */
@@ -417,6 +418,7 @@ function createInterfaceInfo(section: Section, linkType: number, snapLen: number
     tsUnitsPerSecond: 1e6,
     tsOffsetSec: 0,
     name: null,
+    received: null,
     ifDrops: null,
     osDrops: null,
     startTime: null,
@@ -540,12 +542,37 @@ function readInterfaceStatistics(state: ReadState, section: Section, at: number,
   const { info } = iface;
   const optionError = walkOptions(view, le, at + 20, at + length - 4, (code, start, size) => {
     if (size !== 8) return;
-    if (code === OPT_ISB_STARTTIME) info.startTime = readTime(iface, view, start, le);
-    else if (code === OPT_ISB_ENDTIME) info.endTime = readTime(iface, view, start, le);
+    if (code === OPT_ISB_STARTTIME) info.startTime = readStatisticsTime(state, iface, view, start, le, 'isb_starttime');
+    else if (code === OPT_ISB_ENDTIME) info.endTime = readStatisticsTime(state, iface, view, start, le, 'isb_endtime');
+    else if (code === OPT_ISB_IFRECV) info.received = readUint64(view, start, le);
     else if (code === OPT_ISB_IFDROP) info.ifDrops = readUint64(view, start, le);
     else if (code === OPT_ISB_OSDROP) info.osDrops = readUint64(view, start, le);
   });
   if (optionError !== null) return problemAt(state, 'corrupt', `interface statistics block: ${optionError}`);
+  return null;
+}
+
+const DAY_SECONDS = 86_400;
+
+/**
+ * An ISB start or end time, checked against the packets. dumpcap 4.0 writes these in
+ * microseconds whatever if_tsresol says (seen in the project's fixtures: if_tsresol 9, times in
+ * µs, which read as 1970). A time more than a day from the last packet is read as microseconds
+ * when that lands within a day of it, and ignored otherwise; either way the file gets a warning.
+ */
+function readStatisticsTime(state: ReadState, iface: Interface, view: DataView, at: number, le: boolean, name: string): [number, number] | null {
+  const time = readTime(iface, view, at, le);
+  const { record } = state;
+  if (state.summary.packets === 0 || !record.hasTimestamp) return time;
+  const reference = record.tsSec;
+  if (Math.abs(time[0] - reference) <= DAY_SECONDS) return time;
+  const units = (BigInt(view.getUint32(at, le)) << 32n) | BigInt(view.getUint32(at + 4, le));
+  const asMicro: [number, number] = [Number(units / 1_000_000n), Number(units % 1_000_000n) * 1000];
+  if (iface.unitsPerSecond !== 1e6 && Math.abs(asMicro[0] - reference) <= DAY_SECONDS) {
+    addWarning(state, `interface ${iface.info.id}: ${name} is in microseconds although if_tsresol says otherwise (dumpcap 4.0 writes it so); read as microseconds`);
+    return asMicro;
+  }
+  addWarning(state, `interface ${iface.info.id}: ${name} lies more than a day from the packets; ignored`);
   return null;
 }
 

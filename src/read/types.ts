@@ -41,9 +41,11 @@ export interface InterfaceInfo {
   tsUnitsPerSecond: number;
   tsOffsetSec: number;
   name: string | null;
-  /** From ISB isb_ifdrop (dropped by the interface/kernel) when present. */
+  /** From ISB isb_ifrecv (packets received by the interface) when present. */
+  received: number | null;
+  /** From ISB isb_ifdrop (option 5: dropped by the interface/kernel) when present. */
   ifDrops: number | null;
-  /** From ISB isb_osdrop (dropped by the OS / capture buffer) when present. */
+  /** From ISB isb_osdrop (option 7: dropped by the OS / capture buffer) when present. */
   osDrops: number | null;
   /** From ISB isb_starttime / isb_endtime, as [seconds, nanoseconds] since the epoch. */
   startTime: [number, number] | null;

@@ -84,14 +84,18 @@ describe('analysis on synthetic captures', () => {
     expect(r.summary.clockOffsetMethod).toBe('round-trip');
   });
 
-  it('counts a SYN sighted twice (capture on two interfaces) once', async () => {
+  it('counts a SYN sighted on two interfaces once, and identical packets on one interface twice', async () => {
     const seg = planSegments({ ok: 3, failure: 'unanswered', failCopies: 2, duplicateSightings: true });
-    const f = files(pcapOf(seg.client), pcapngOf(seg.server, { start: 0, end: 20 }));
+    const f = files(pcapngOf(seg.client), pcapngOf(seg.server, { start: 0, end: 20 }));
     const r = await analyzeCaptures({ clientFile: f.client, serverFile: f.server });
     expect(r.captures[0].synPackets).toBe(10);
     expect(r.attempts.map((a) => a.synSent)).toEqual([1, 1, 1, 2]);
     expect(r.attempts[3].verdict).toBe('unanswered-at-server');
     expect(exitStatusFor(r)).toBe(0);
+    // The same bytes on one interface are two transmissions (the server's two SYN-ACKs within one ms in the lab).
+    const one = files(pcapOf(seg.client), pcapOf(seg.server));
+    const r1 = await analyzeCaptures({ clientFile: one.client, serverFile: one.server });
+    expect(r1.attempts.map((a) => a.synSent)).toEqual([2, 2, 2, 4]);
   });
 
   it('counts only connections still open in the ceiling', async () => {

@@ -24,6 +24,8 @@ export interface Seg {
   flags: number;
   tsVal?: number;
   ipId?: number;
+  /** pcapng interface the segment was sighted on (pcapngOf writes two interfaces). */
+  iface?: number;
 }
 
 const BASE_SEC = 1_780_000_000;
@@ -48,8 +50,8 @@ export function pcapOf(segs: Seg[], shiftSec = 0): Buffer {
 /** pcapng (ns) with an ISB carrying start/end times and drop counts. */
 export function pcapngOf(segs: Seg[], isbSpec: { start?: number; end?: number; ifDrop?: number } = {}, shiftSec = 0): Buffer {
   const ns = (t: number): bigint => BigInt(Math.round((BASE_SEC + shiftSec + t) * 1e9));
-  const blocks: BlockWriter[] = [idb({ linkType: 1, tsresol: 9 })];
-  for (const s of [...segs].sort((a, b) => a.t - b.t)) blocks.push(epb({ ts: ns(s.t), data: frame(s) }));
+  const blocks: BlockWriter[] = [idb({ linkType: 1, tsresol: 9, name: 'eth0' }), idb({ linkType: 1, tsresol: 9, name: 'br0' })];
+  for (const s of [...segs].sort((a, b) => a.t - b.t)) blocks.push(epb({ ts: ns(s.t), data: frame(s), interfaceId: s.iface ?? 0 }));
   blocks.push(isb({
     start: isbSpec.start !== undefined ? ns(isbSpec.start) : undefined,
     end: isbSpec.end !== undefined ? ns(isbSpec.end) : undefined,
@@ -72,7 +74,7 @@ export interface Plan {
   failCopies?: number;
   /** Server ISN for attempt i: identity by default; a middlebox may rewrite it. */
   serverSeq?: (clientIsn: number) => number;
-  /** Sight every client SYN twice in the client capture (-i any). */
+  /** Sight every client SYN twice in the client capture, the second time on interface 1 (a bridge). */
   duplicateSightings?: boolean;
   /** When the failing attempt sends its first SYN (default: 10 ms after the last that got through). */
   failAt?: number;
@@ -97,7 +99,7 @@ export function planSegments(plan: Plan): Pair {
     for (let c = 0; c < copies; c++) {
       const syn: Seg = { t: t + c, src: CLIENT, dst: SERVER, sport, dport: PORT, seq: isn, flags: SYN, tsVal: 1000 + i * 10 + c * 1000, ipId: (i * 3 + c) & 0xffff };
       client.push(syn);
-      if (plan.duplicateSightings) client.push({ ...syn, t: syn.t + 0.00001 });
+      if (plan.duplicateSightings) client.push({ ...syn, t: syn.t + 0.00001, iface: 1 });
       if (outcome !== 'lost') server.push({ ...syn, seq: sSeq, t: syn.t + 0.0002 });
       if (outcome === 'ok' || outcome === 'synack-lost') {
         const sa: Seg = { t: syn.t + 0.0003, src: SERVER, dst: CLIENT, sport: PORT, dport: sport, seq: serverIsn, ack: (sSeq + 1) >>> 0, flags: SYN | ACK, tsVal: 5000 + i + c, ipId: 0 };

@@ -227,6 +227,7 @@ export interface IsbSpec {
   ts?: bigint;
   start?: bigint;
   end?: bigint;
+  ifRecv?: bigint;
   ifDrop?: bigint;
   osDrop?: bigint;
 }
@@ -236,7 +237,8 @@ export function isb(spec: IsbSpec): BlockWriter {
     const options: Option[] = [];
     if (spec.start !== undefined) options.push(tsOption(2, spec.start, littleEndian));
     if (spec.end !== undefined) options.push(tsOption(3, spec.end, littleEndian));
-    if (spec.ifDrop !== undefined) options.push(u64Option(4, spec.ifDrop, littleEndian));
+    if (spec.ifRecv !== undefined) options.push(u64Option(4, spec.ifRecv, littleEndian)); // isb_ifrecv
+    if (spec.ifDrop !== undefined) options.push(u64Option(5, spec.ifDrop, littleEndian)); // isb_ifdrop
     if (spec.osDrop !== undefined) options.push(u64Option(7, spec.osDrop, littleEndian));
     return block(5, (out) => {
       out.u32(spec.interfaceId ?? 0).ts(spec.ts ?? 0n);

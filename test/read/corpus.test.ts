@@ -229,8 +229,10 @@ describe('public corpus: pcapng details', () => {
     const { summary, packets } = await read('gopacket__be__test202.pcapng');
     expect(summary.byteOrder).toBe('mixed');
     expect(summary.untimedPackets).toBe(2);
-    expect(summary.interfaces[2]).toMatchObject({ startTime: [1340954905, 298858000], endTime: [1340954905, 299858000], ifDrops: null });
-    expect(summary.interfaces[3]).toMatchObject({ name: 'eth0', ifDrops: 100, osDrops: 42 });
+    // Its first ISB: isb_filteraccept (6) = 42, isb_ifdrop (5) = 10 (read off the bytes).
+    expect(summary.interfaces[2]).toMatchObject({ startTime: [1340954905, 298858000], endTime: [1340954905, 299858000], ifDrops: 10 });
+    // Its ISB: isb_ifrecv (4) = 100, isb_ifdrop (5) = 1, isb_osdrop (7) = 42 (read off the bytes).
+    expect(summary.interfaces[3]).toMatchObject({ name: 'eth0', received: 100, ifDrops: 1, osDrops: 42 });
     expect(summary.interfaces.map((i) => [i.section, i.id, i.linkType])).toEqual([
       [0, 0, 1],
       [0, 1, 0],

@@ -62,6 +62,7 @@ describe.each([
           tsUnitsPerSecond: nanosecond ? 1e9 : 1e6,
           tsOffsetSec: 0,
           name: null,
+          received: null,
           ifDrops: null,
           osDrops: null,
           startTime: null,

@@ -93,6 +93,7 @@ describe.each([
         tsUnitsPerSecond: 1e6,
         tsOffsetSec: 0,
         name: 'eth0',
+        received: null,
         ifDrops: null,
         osDrops: null,
         startTime: null,
@@ -210,8 +211,8 @@ describe.each([
     const blocks = [
       idb({ tsresol: 9 }),
       idb({ tsresol: 6 }),
-      epb({ ts: 1n, data: payload(4) }),
-      isb({ interfaceId: 0, start: 1_500_000_000_000_000_001n, end: 1_500_000_060_999_999_999n, ifDrop: 7n, osDrop: 2n ** 40n }),
+      epb({ ts: 1_500_000_030_000_000_000n, data: payload(4) }),
+      isb({ interfaceId: 0, start: 1_500_000_000_000_000_001n, end: 1_500_000_060_999_999_999n, ifRecv: 1234n, ifDrop: 7n, osDrop: 2n ** 40n }),
       isb({ interfaceId: 1, osDrop: 0n }),
       isb({ interfaceId: 9, ifDrop: 1n }),
     ];
@@ -220,11 +221,27 @@ describe.each([
     expect(summary.interfaces[0]).toMatchObject({
       startTime: [1_500_000_000, 1],
       endTime: [1_500_000_060, 999_999_999],
+      received: 1234,
       ifDrops: 7,
       osDrops: 2 ** 40,
     });
     expect(summary.interfaces[1]).toMatchObject({ startTime: null, endTime: null, ifDrops: null, osDrops: 0 });
     expect(summary.warnings).toEqual(['interface statistics for unknown interface 9 in section 0 ignored']);
+  });
+
+  it('reads ISB times written in microseconds despite if_tsresol 9 (dumpcap 4.0), and ignores absurd ones', async () => {
+    const blocks = [
+      idb({ tsresol: 9 }),
+      epb({ ts: 1_500_000_030_000_000_000n, data: payload(4) }),
+      // dumpcap 4.0.17 wrote these in µs (see fixtures/sll2-ns-server.pcapng)
+      isb({ interfaceId: 0, start: 1_500_000_000_250_000n, end: 7n }),
+    ];
+    const { summary } = await read([{ littleEndian, blocks }]);
+    expect(summary.interfaces[0]).toMatchObject({ startTime: [1_500_000_000, 250_000_000], endTime: null });
+    expect(summary.warnings).toEqual([
+      'interface 0: isb_starttime is in microseconds although if_tsresol says otherwise (dumpcap 4.0 writes it so); read as microseconds',
+      'interface 0: isb_endtime lies more than a day from the packets; ignored',
+    ]);
   });
 
   it('skips name resolution, custom and unknown blocks', async () => {
