@@ -5,5 +5,6 @@ export const ROW_LIMIT = 50;
 
 export function offsetNote(r: AnalysisResult): string {
   const ms = r.summary.clockOffsetMs;
-  return ms === null ? 'server clock (offset unknown)' : `server clock shifted by ${(-ms / 1000).toFixed(3)} s`;
+  if (ms === null) return 'server clock (offset unknown)';
+  return `server times moved to the client clock (${ms >= 0 ? '-' : '+'}${Math.abs(ms).toFixed(3)} ms)`;
 }

@@ -9,9 +9,22 @@ export function renderBox(head: string[], rows: Cell[][]): string {
   return table.toString();
 }
 
-export function renderKeyValues(rows: Array<[string, Cell]>): string {
-  const table = new Table({ style: { head: [], border: [] } });
+/** Rows of label and value, values wrapped at word boundaries to keep the table within ~96 columns. */
+export function renderKeyValues(rows: Array<[string, Cell]>, valueWidth = 72): string {
+  const table = new Table({ style: { head: [], border: [] }, colWidths: [22, valueWidth], wordWrap: true });
   for (const [k, v] of rows) table.push({ [k]: String(v) });
+  return table.toString();
+}
+
+/** A label column and one column per capture, wrapped to fit a terminal. */
+export function renderColumns(head: string[], rows: Cell[][], valueWidth = 37): string {
+  const table = new Table({
+    head,
+    style: { head: [], border: [] },
+    colWidths: [20, ...head.slice(1).map(() => valueWidth)],
+    wordWrap: true,
+  });
+  for (const row of rows) table.push(row.map(String));
   return table.toString();
 }
 

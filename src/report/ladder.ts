@@ -11,6 +11,8 @@ const ARROW = 24;
 
 interface Row {
   t: number;
+  /** Within the same millisecond a SYN row goes before the reply it caused (the offset estimate has some slack). */
+  order: number;
   left: string;
   arrow: string;
   right: string;
@@ -34,32 +36,32 @@ export function renderLadder(a: Attempt, hasServer: boolean, offsetNote: string)
   a.synSentTimes.forEach((t, i) => {
     const label = `${stamp(t)}  SYN #${i + 1}`;
     if (!hasServer) {
-      rows.push({ t: t.relMs, left: label, arrow: line(ARROW, '', '▶'), right: '' });
+      rows.push({ t: t.relMs, order: 0, left: label, arrow: line(ARROW, '', '▶'), right: '' });
     } else if (t.match !== null) {
       const seen = a.synSeenTimes[t.match];
-      rows.push({ t: t.relMs, left: label, arrow: line(ARROW, '', '▶'), right: `${stamp(seen)}  SYN #${i + 1} arrived` });
+      rows.push({ t: t.relMs, order: 0, left: label, arrow: line(ARROW, '', '▶'), right: `${stamp(seen)}  SYN #${i + 1} arrived` });
     } else {
-      rows.push({ t: t.relMs, left: label, arrow: line(ARROW - 4, '', 'x'), right: never });
+      rows.push({ t: t.relMs, order: 0, left: label, arrow: line(ARROW - 4, '', 'x'), right: never });
     }
   });
   a.synSeenTimes.forEach((t, j) => {
-    if (t.match === null) rows.push({ t: t.relMs, left: '(not in client capture)', arrow: line(ARROW, '', '▶'), right: `${stamp(t)}  SYN copy ${j + 1}` });
+    if (t.match === null) rows.push({ t: t.relMs, order: 0, left: '(not in client capture)', arrow: line(ARROW, '', '▶'), right: `${stamp(t)}  SYN copy ${j + 1}` });
   });
   a.synAckSentTimes.forEach((t, j) => {
     const label = `${stamp(t)}  SYN-ACK #${j + 1}`;
     if (t.match !== null) {
       const seen = a.synAckSeenTimes[t.match];
-      rows.push({ t: t.relMs, left: `${stamp(seen)}  SYN-ACK #${j + 1}`, arrow: line(ARROW, '◀', ''), right: label });
+      rows.push({ t: t.relMs, order: 1, left: `${stamp(seen)}  SYN-ACK #${j + 1}`, arrow: line(ARROW, '◀', ''), right: label });
     } else {
-      rows.push({ t: t.relMs, left: never, arrow: line(ARROW, '    x', ''), right: label });
+      rows.push({ t: t.relMs, order: 1, left: never, arrow: line(ARROW, '    x', ''), right: label });
     }
   });
   a.synAckSeenTimes.forEach((t, k) => {
-    if (t.match === null) rows.push({ t: t.relMs, left: `${stamp(t)}  SYN-ACK #${k + 1}`, arrow: line(ARROW, '◀', ''), right: hasServer ? '(not in server capture)' : '' });
+    if (t.match === null) rows.push({ t: t.relMs, order: 1, left: `${stamp(t)}  SYN-ACK #${k + 1}`, arrow: line(ARROW, '◀', ''), right: hasServer ? '(not in server capture)' : '' });
   });
-  rows.sort((x, y) => x.t - y.t);
-  if (a.rstSeen > 0) rows.push({ t: Infinity, left: `RST ×${a.rstSeen} (refused)`, arrow: line(ARROW, '◀', ''), right: '' });
-  if (!hasServer && a.synAckSeen === 0 && a.rstSeen === 0) rows.push({ t: Infinity, left: 'no reply', arrow: '', right: '' });
+  rows.sort((x, y) => Math.floor(x.t) - Math.floor(y.t) || x.order - y.order || x.t - y.t);
+  if (a.rstSeen > 0) rows.push({ t: Infinity, order: 2, left: `RST ×${a.rstSeen} (refused)`, arrow: line(ARROW, '◀', ''), right: '' });
+  if (!hasServer && a.synAckSeen === 0 && a.rstSeen === 0) rows.push({ t: Infinity, order: 2, left: 'no reply', arrow: '', right: '' });
 
   const head = [
     `Attempt ${a.index.toLocaleString('en-US')} (ISN ${a.isn}): ${a.verdict}`,

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { AnalysisResult } from '../analyze/types.js';
 import { renderMarkdownTable } from './grid.js';
 import { pickLadderAttempt, renderLadder } from './ladder.js';
-import { ATTEMPT_HEAD, attemptRow, captureRows, notEstablished, summaryRows } from './text.js';
+import { ATTEMPT_HEAD, attemptRow, captureColumns, notEstablished, summaryRows } from './text.js';
 import { offsetNote, ROW_LIMIT } from './common.js';
 
 export interface MarkdownExtras {
@@ -46,8 +46,8 @@ export function renderMarkdown(r: AnalysisResult, extras: MarkdownExtras = {}): 
     if (failed.length > ROW_LIMIT) out.push('', `… and ${(failed.length - ROW_LIMIT).toLocaleString('en-US')} more.`);
   }
   out.push('', '### Captures', '');
-  const rows = captureRows(r.captures[0]).map(([k], i) => [k, ...r.captures.map((c) => captureRows(c)[i][1])]);
-  out.push(renderMarkdownTable(['', ...r.captures.map((c) => c.role)], rows));
+  const facts = captureColumns(r.captures);
+  out.push(renderMarkdownTable(facts.head, facts.rows));
   for (const s of extras.sections ?? []) out.push('', `### ${s.title}`, '', s.body);
   if (r.warnings.length > 0) out.push('', '### Warnings', '', ...r.warnings.map((w) => `- ${w}`));
   out.push('', '### How to reproduce', '', '```sh', ...(extras.reproduce ?? defaultReproduce(r)), '```');

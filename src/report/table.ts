@@ -1,8 +1,8 @@
 /** `--format table`: for a terminal. */
 import type { AnalysisResult } from '../analyze/types.js';
-import { renderBox, renderKeyValues } from './grid.js';
+import { renderBox, renderColumns, renderKeyValues } from './grid.js';
 import { pickLadderAttempt, renderLadder } from './ladder.js';
-import { ATTEMPT_HEAD, attemptRow, captureRows, notEstablished, summaryRows } from './text.js';
+import { ATTEMPT_HEAD, attemptRow, captureColumns, notEstablished, summaryRows } from './text.js';
 import { offsetNote, ROW_LIMIT } from './common.js';
 
 export function renderTable(r: AnalysisResult): string {
@@ -16,9 +16,8 @@ export function renderTable(r: AnalysisResult): string {
     out.push(renderBox(ATTEMPT_HEAD, failed.slice(0, ROW_LIMIT).map(attemptRow)));
     if (failed.length > ROW_LIMIT) out.push(`… and ${(failed.length - ROW_LIMIT).toLocaleString('en-US')} more (--format json lists them all)`);
   }
-  for (const c of r.captures) {
-    out.push('', `${c.role === 'client' ? 'Client' : 'Server'} capture:`, renderKeyValues(captureRows(c)));
-  }
+  const facts = captureColumns(r.captures);
+  out.push('', renderColumns(facts.head, facts.rows));
   if (r.warnings.length > 0) out.push('', ...r.warnings.map((w) => `warning: ${w}`));
   return out.join('\n') + '\n';
 }

@@ -75,11 +75,22 @@ export function captureRows(c: CaptureFacts): Array<[string, string]> {
     ['Snap length', c.snapLen ? String(c.snapLen) : 'unlimited'],
     ['Packets', `${formatCount(c.packets)} (${formatCount(c.synPackets)} SYN, ${formatCount(c.synAckPackets)} SYN-ACK)`],
     ['Decode problems', decodeProblems(c)],
-    ['First / last packet', `${c.firstPacketAt ?? '—'} / ${c.lastPacketAt ?? '—'}`],
-    ['Covers', `${c.coverStart ?? '—'} (${c.coverStartSource ?? '—'}) … ${c.coverEnd ?? '—'} (${c.coverEndSource ?? '—'})`],
+    ['First packet', c.firstPacketAt ?? '—'],
+    ['Last packet', c.lastPacketAt ?? '—'],
+    ['Covers from', `${c.coverStart ?? '—'} (${c.coverStartSource ?? '—'})`],
+    ['Covers to', `${c.coverEnd ?? '—'} (${c.coverEndSource ?? '—'})`],
     ['Kernel drops', c.kernelDrops === null ? 'unknown' : `${c.kernelDrops} (${c.kernelDropsSource})`],
     ['Read', c.readProblem ? `${c.readProblem.kind} at byte offset ${c.readProblem.offset}: ${c.readProblem.message}` : 'complete'],
   ];
+}
+
+/** One row per fact, one column per capture. */
+export function captureColumns(captures: CaptureFacts[]): { head: string[]; rows: string[][] } {
+  const per = captures.map(captureRows);
+  return {
+    head: ['', ...captures.map((c) => `${c.role} capture`)],
+    rows: per[0].map(([label], i) => [label, ...per.map((rows) => rows[i][1])]),
+  };
 }
 
 export function notEstablished(attempts: Attempt[]): Attempt[] {
