@@ -1,9 +1,11 @@
 /** `synprobe analyze CLIENT [SERVER]`: the thin layer over analyzeCaptures and the reports. */
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { analyzeCaptures, type AnalyzeOptions, type RunCoverageFacts } from '../analyze/index.js';
-import { parseTimeArg } from '../analyze/time.js';
+import { parseIsoNs, parseTimeArg } from '../analyze/time.js';
 import { exitStatusFor, renderReport } from '../report/index.js';
+import { PictureFileError, writePictures } from '../report/picture/index.js';
 import { UsageError, type CliIO } from './io.js';
 import { defaultFormat, parseAddress, parseCount, parseFormat, parseMilliseconds, parsePort } from './options.js';
 
@@ -18,19 +20,83 @@ interface AnalyzeFlags {
   serverDrops?: number;
   serverStart?: string;
   serverStop?: string;
+  svg?: string;
+  png?: string;
+  overwrite?: boolean;
 }
+
+/** A run.json is a few kilobytes; anything far bigger is another file. */
+const RUN_JSON_MAX_BYTES = 1 << 20;
 
 function readRunJson(file: string): RunCoverageFacts {
   let text: string;
   try {
+    // Reading a FIFO would wait for a writer forever, /dev/zero would never end.
+    const st = statSync(file);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > RUN_JSON_MAX_BYTES) throw new Error(`${st.size} bytes, more than a run.json holds (${RUN_JSON_MAX_BYTES})`);
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new UsageError(`${file}: cannot read run.json: ${(err as Error).message}`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as RunCoverageFacts;
+    value = JSON.parse(text);
   } catch (err) {
     throw new UsageError(`${file}: not valid JSON: ${(err as Error).message}`);
+  }
+  return checkRunFacts(file, value);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks the fields of run.json the analysis reads (a wrong type would otherwise fail deep inside
+ * it, as an internal error). Absent and null fields are fine: they are unknown.
+ */
+function checkRunFacts(file: string, value: unknown): RunCoverageFacts {
+  const bad = (what: string) => new UsageError(`${file}: not a run.json written by synprobe capture: ${what}`);
+  if (!isObject(value)) throw bad('not a JSON object');
+  for (const role of ['client', 'server'] as const) {
+    const side = value[role];
+    if (side === undefined || side === null) continue;
+    if (!isObject(side)) throw bad(`${role} is not an object`);
+    const capture = side.capture;
+    if (capture === undefined || capture === null) continue;
+    if (!isObject(capture)) throw bad(`${role}.capture is not an object`);
+    for (const key of ['startedAt', 'stoppedAt']) {
+      const time = capture[key];
+      if (time === undefined || time === null) continue;
+      if (typeof time !== 'string' || parseIsoNs(time) === null) throw bad(`${role}.capture.${key} is not an ISO-8601 time: ${JSON.stringify(time)}`);
+    }
+    const drops = capture.droppedByKernel;
+    if (drops !== undefined && drops !== null && !(Number.isSafeInteger(drops) && (drops as number) >= 0)) {
+      throw bad(`${role}.capture.droppedByKernel is not a count: ${JSON.stringify(drops)}`);
+    }
+    const clock = capture.clock;
+    if (clock !== undefined && clock !== null && clock !== 'own' && clock !== 'client-estimated') {
+      throw bad(`${role}.capture.clock is neither "own" nor "client-estimated": ${JSON.stringify(clock)}`);
+    }
+  }
+  return value as RunCoverageFacts;
+}
+
+/** Fails before the analysis, not after it, when a picture file could not be written anyway. */
+function checkPictureTargets(flags: AnalyzeFlags): void {
+  if (flags.svg && flags.png && resolve(flags.svg) === resolve(flags.png)) throw new UsageError('--svg and --png name the same file');
+  for (const file of [flags.svg, flags.png]) {
+    if (!file) continue;
+    let st;
+    try {
+      st = lstatSync(file);
+    } catch {
+      continue; // does not exist yet: created with O_EXCL when written
+    }
+    if (st.isSymbolicLink()) throw new UsageError(`${file} is a symbolic link: refusing to write through or replace it`);
+    if (!st.isFile()) throw new UsageError(`${file} exists and is not a regular file`);
+    if (!flags.overwrite) throw new UsageError(`${file} exists: remove it, choose another name, or pass --overwrite`);
   }
 }
 
@@ -47,7 +113,7 @@ export function register(program: Command, io: CliIO): void {
     .description('Correlate a client and a server capture and give every connection attempt a verdict.')
     .argument('<client-capture>', 'capture taken on the client host (pcap or pcapng)')
     .argument('[server-capture]', 'capture taken on the server host at the same time')
-    .option('-p, --port <port>', 'destination port of the attempts (default: the port with the most SYNs)', (v) => parsePort(v))
+    .option('-p, --port <port>', 'destination port of the attempts (default: the port with the most SYNs)', (v) => parsePort(v, '--port'))
     .option('--peer <address>', 'only attempts to this address (as the client saw it)', (v) => parseAddress(v, '--peer'))
     .option('-f, --format <format>', 'table | markdown | json (default: table on a terminal, markdown otherwise)', parseFormat)
     .option('--redact', 'replace addresses with client-1, server-1, ... in every format')
@@ -57,6 +123,9 @@ export function register(program: Command, io: CliIO): void {
     .option('--server-drops <n>', 'packets the server capture dropped', (v) => parseCount(v, '--server-drops'))
     .option('--server-start <time>', 'when the server capture started (server clock; ISO-8601 or epoch seconds)')
     .option('--server-stop <time>', 'when the server capture stopped (server clock)')
+    .option('--svg <file>', 'also write the evidence picture (ladder, connections chart, caption) as SVG')
+    .option('--png <file>', 'also write the evidence picture as PNG (about 1000 px wide)')
+    .option('--overwrite', 'replace existing --svg/--png files (regular files only; a symlink is never followed or replaced)')
     .addHelpText('after', `
 Verdicts: established, established-after-loss, lost-in-path, synack-lost,
 unanswered-at-server, refused, no-reply (client capture only), outside-capture.
@@ -71,6 +140,7 @@ Examples:
   synprobe analyze client.pcap server.pcapng --port 8000 --format markdown --redact > post.md
   synprobe analyze client.pcap server.pcap --run synprobe-20261129-230142/run.json --format json
   synprobe analyze client.pcap            # which SYNs were retransmitted and never answered
+  synprobe analyze client.pcap server.pcap --format markdown --redact --png evidence.png > post.md
 `)
     .action(async (clientFile: string, serverFile: string | undefined, flags: AnalyzeFlags) => {
       const options: AnalyzeOptions = {
@@ -90,9 +160,17 @@ Examples:
       if (!serverFile && (flags.serverDrops !== undefined || flags.serverStart || flags.serverStop)) {
         throw new UsageError('--server-drops, --server-start and --server-stop need a server capture');
       }
+      checkPictureTargets(flags);
       const result = await analyzeCaptures(options);
       const format = flags.format ?? defaultFormat(io.isTTY);
-      io.stdout(renderReport(result, format, { redact: flags.redact }));
+      let image: string | null = null;
+      try {
+        image = await writePictures(result, { svg: flags.svg, png: flags.png, redact: flags.redact, overwrite: flags.overwrite });
+      } catch (err) {
+        if (err instanceof PictureFileError) throw new UsageError(err.message);
+        throw err;
+      }
+      io.stdout(renderReport(result, format, { redact: flags.redact, image }));
       io.exitCode = exitStatusFor(result);
     });
 }
