@@ -3,20 +3,12 @@
  * server's on the right, one row per transmission in client-clock order, lost packets ending in
  * an "x" before the far column.
  */
-import type { Attempt, Transmission } from '../analyze/types.js';
+import type { Attempt } from '../analyze/types.js';
+import { ladderEvents, type LadderEvent } from './ladder-events.js';
 import { endpoint, formatMs } from './text.js';
 
 const LEFT = 26;
 const ARROW = 24;
-
-interface Row {
-  t: number;
-  /** Within the same millisecond a SYN row goes before the reply it caused (the offset estimate has some slack). */
-  order: number;
-  left: string;
-  arrow: string;
-  right: string;
-}
 
 function fit(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
@@ -26,49 +18,39 @@ function line(width: number, head: string, tail: string): string {
   return head + '─'.repeat(Math.max(1, width - head.length - tail.length)) + tail;
 }
 
-function stamp(t: Transmission): string {
-  return formatMs(t.relMs);
+const NEVER = '— never arrived —';
+
+/** One text row (left column, arrow, right column) for one ladder event. */
+function textRow(e: LadderEvent, hasServer: boolean): [string, string, string] {
+  const at = (ms: number | null): string => formatMs(ms);
+  if (e.kind === 'syn') {
+    const label = `${at(e.clientMs)}  SYN #${e.number}`;
+    switch (e.fate) {
+      case 'arrived': return [label, line(ARROW, '', '▶'), `${at(e.serverMs)}  SYN #${e.number} arrived`];
+      case 'lost': return [label, line(ARROW - 4, '', 'x'), NEVER];
+      case 'unseen-by-sender': return ['(not in client capture)', line(ARROW, '', '▶'), `${at(e.serverMs)}  SYN copy ${e.number}`];
+      case 'unknown': return [label, line(ARROW, '', '▶'), ''];
+    }
+  }
+  if (e.kind === 'syn-ack') {
+    switch (e.fate) {
+      case 'arrived': return [`${at(e.clientMs)}  SYN-ACK #${e.number}`, line(ARROW, '◀', ''), `${at(e.serverMs)}  SYN-ACK #${e.number}`];
+      case 'lost': return [NEVER, line(ARROW, '    x', ''), `${at(e.serverMs)}  SYN-ACK #${e.number}`];
+      default: return [`${at(e.clientMs)}  SYN-ACK #${e.number}`, line(ARROW, '◀', ''), hasServer ? '(not in server capture)' : ''];
+    }
+  }
+  if (e.kind === 'rst') return [`RST ×${e.number} (refused)`, line(ARROW, '◀', ''), ''];
+  return ['no reply', '', ''];
 }
 
 export function renderLadder(a: Attempt, hasServer: boolean, offsetNote: string): string {
-  const rows: Row[] = [];
-  const never = '— never arrived —';
-  a.synSentTimes.forEach((t, i) => {
-    const label = `${stamp(t)}  SYN #${i + 1}`;
-    if (!hasServer) {
-      rows.push({ t: t.relMs, order: 0, left: label, arrow: line(ARROW, '', '▶'), right: '' });
-    } else if (t.match !== null) {
-      const seen = a.synSeenTimes[t.match];
-      rows.push({ t: t.relMs, order: 0, left: label, arrow: line(ARROW, '', '▶'), right: `${stamp(seen)}  SYN #${i + 1} arrived` });
-    } else {
-      rows.push({ t: t.relMs, order: 0, left: label, arrow: line(ARROW - 4, '', 'x'), right: never });
-    }
-  });
-  a.synSeenTimes.forEach((t, j) => {
-    if (t.match === null) rows.push({ t: t.relMs, order: 0, left: '(not in client capture)', arrow: line(ARROW, '', '▶'), right: `${stamp(t)}  SYN copy ${j + 1}` });
-  });
-  a.synAckSentTimes.forEach((t, j) => {
-    const label = `${stamp(t)}  SYN-ACK #${j + 1}`;
-    if (t.match !== null) {
-      const seen = a.synAckSeenTimes[t.match];
-      rows.push({ t: t.relMs, order: 1, left: `${stamp(seen)}  SYN-ACK #${j + 1}`, arrow: line(ARROW, '◀', ''), right: label });
-    } else {
-      rows.push({ t: t.relMs, order: 1, left: never, arrow: line(ARROW, '    x', ''), right: label });
-    }
-  });
-  a.synAckSeenTimes.forEach((t, k) => {
-    if (t.match === null) rows.push({ t: t.relMs, order: 1, left: `${stamp(t)}  SYN-ACK #${k + 1}`, arrow: line(ARROW, '◀', ''), right: hasServer ? '(not in server capture)' : '' });
-  });
-  rows.sort((x, y) => Math.floor(x.t) - Math.floor(y.t) || x.order - y.order || x.t - y.t);
-  if (a.rstSeen > 0) rows.push({ t: Infinity, order: 2, left: `RST ×${a.rstSeen} (refused)`, arrow: line(ARROW, '◀', ''), right: '' });
-  if (!hasServer && a.synAckSeen === 0 && a.rstSeen === 0) rows.push({ t: Infinity, order: 2, left: 'no reply', arrow: '', right: '' });
-
   const head = [
     `Attempt ${a.index.toLocaleString('en-US')} (ISN ${a.isn}): ${a.verdict}`,
     `${fit(`client ${endpoint(a.client.src, a.client.srcPort)}`, LEFT + ARROW + 2)}${hasServer ? `server ${a.server ? endpoint(a.server.dst, a.server.dstPort) : endpoint(a.client.dst, a.client.dstPort)}` : '(no server capture)'}`,
     `${fit('times: client clock, from its first SYN', LEFT + ARROW + 2)}${hasServer ? offsetNote : ''}`,
   ];
-  return [...head, ...rows.map((r) => `${fit(r.left, LEFT)} ${fit(r.arrow, ARROW)} ${r.right}`.trimEnd())].join('\n');
+  const rows = ladderEvents(a, hasServer).map((e) => textRow(e, hasServer));
+  return [...head, ...rows.map(([left, arrow, right]) => `${fit(left, LEFT)} ${fit(arrow, ARROW)} ${right}`.trimEnd())].join('\n');
 }
 
 /** The attempt a report draws: the first that failed, else the first that needed retransmissions, else the last. */
