@@ -36,7 +36,7 @@ export function register(program: Command, io: CliIO): void {
     .description('Reproduce a connection ceiling on this machine (root): client, router and server namespaces with a table-limited firewall, then run capture against it.')
     .option('-s, --scenario <name>', `what the router (or server) does past the limit: ${SCENARIOS.join(' | ')}`, 'path-cap')
     .option('-l, --limit <n>', 'connections the firewall tracks before it acts', parseLimit, 300)
-    .option('--remote <how>', 'reach the server host over ssh (a real sshd in its namespace, as with a real peer) or capture there with netns directly: ssh | netns', 'ssh')
+    .option('--remote <how>', 'how capture reaches the server host: ssh (a real sshd in its namespace, exactly as with a real peer; the only way for now)', 'ssh')
     .option('--connect-timeout <duration>', 'how long the failing attempt keeps retransmitting', '4s')
     .option('--keep', 'leave the namespaces and rules up afterwards, and say how to enter them')
     .option('--out <dir>', 'output directory (default synprobe-<timestamp>/)')
@@ -61,11 +61,11 @@ Examples:
     .action(async (flags: LabFlags) => {
       const log = (line: string): void => io.stderr(`${line}\n`);
       const remote = flags.remote;
-      if (remote !== 'ssh' && remote !== 'netns') throw new UsageError(`--remote must be ssh or netns, not '${remote}'`);
+      if (remote !== 'ssh') throw new UsageError(`--remote must be ssh (capturing in the server namespace without ssh is not built yet), not '${remote}'`);
       if (!/^\d+(ms|s|m)?$/.test(flags.connectTimeout)) throw new UsageError(`--connect-timeout must be a duration like 4s or 2500ms, not '${flags.connectTimeout}'`);
       try {
         if (flags.cleanup) {
-          await checkLabPrerequisites('netns');
+          await checkLabPrerequisites('none');
           const removed = await cleanupLabs();
           log(removed.length > 0 ? `removed lab ${removed.join(', ')}` : 'no lab to remove');
           io.exitCode = 0;

@@ -14,7 +14,8 @@ export const LAB_NAME = 'synlab';
 export interface LabRunOptions {
   scenario: Scenario;
   limit: number;
-  remote: 'ssh' | 'netns';
+  /** How capture reaches the server host; only ssh (a real sshd in the server namespace) for now. */
+  remote: 'ssh';
   keep: boolean;
   out: string | null;
   format: string;
@@ -57,13 +58,13 @@ export class LabError extends Error {
   }
 }
 
-export async function checkLabPrerequisites(remote: 'ssh' | 'netns'): Promise<void> {
+export async function checkLabPrerequisites(remote: 'ssh' | 'none'): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new LabError('synprobe lab needs root (it creates network namespaces): run it with sudo, e.g. sudo npx synprobe lab');
   }
   const missing: string[] = [];
   for (const [tool, pkg] of TOOLS) {
-    if (remote === 'netns' && pkg.startsWith('openssh')) continue;
+    if (remote === 'none' && pkg.startsWith('openssh')) continue;
     if ((await findExecutable(tool)) === null) missing.push(`${tool} (Debian package ${pkg})`);
   }
   if (missing.length > 0) {
@@ -135,8 +136,6 @@ export function captureArgs(lab: Lab, opts: LabRunOptions, sshd: LabSshd | null)
   if (sshd) {
     args.push('--ssh', sshd.target);
     for (const o of sshd.sshOptions) args.push(`--ssh-option=${o}`);
-  } else {
-    args.push('--no-remote');
   }
   if (opts.out) args.push('--out', opts.out);
   if (opts.redact) args.push('--redact');
@@ -168,10 +167,8 @@ export async function runLab(opts: LabRunOptions, hooks: LabRunHooks): Promise<L
     await waitForOutput(server, /listening/i, 10_000, 'synprobe serve');
     hooks.log(`  synprobe serve listening on ${lab.peer.includes(':') ? `[${lab.peer}]` : lab.peer}:${lab.port} in ${lab.server.ns}`);
 
-    if (opts.remote === 'ssh') {
-      sshd = await startSshd(lab);
-      hooks.log(`  sshd listening in ${lab.server.ns} (throw-away key in ${sshd.dir})`);
-    }
+    sshd = await startSshd(lab);
+    hooks.log(`  sshd listening in ${lab.server.ns} (throw-away key in ${sshd.dir})`);
     if (hooks.signal?.aborted) throw new LabError('interrupted');
 
     const argv = inNamespace(lab.client.ns, [process.execPath, BIN, ...captureArgs(lab, opts, sshd)]);
