@@ -1,0 +1,168 @@
+/**
+ * Helpers for the capture tests: prerequisites (root and tools; a failure, not a skip, on CI),
+ * unique namespace names, a JavaScript build of the whole CLI (the capture runs "on the client
+ * host", so it runs as `ip netns exec <client ns> node synprobe.js capture ...`: a Node process
+ * cannot enter a namespace), and a look at which processes live in a namespace.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export function missingPrerequisites(tools: string[]): string | null {
+  if (process.getuid?.() !== 0) return 'root';
+  const missing = tools.filter((t) => spawnSync('sh', ['-c', `command -v ${t} || test -x ${t}`]).status !== 0);
+  return missing.length > 0 ? `the tools ${missing.join(', ')}` : null;
+}
+
+/** true when the tests can run; on CI a missing prerequisite throws instead of skipping. */
+export function canRunWith(tools: string[]): boolean {
+  const missing = missingPrerequisites(tools);
+  if (missing !== null && process.env['CI']) {
+    throw new Error(`the capture tests need ${missing} (CI is set, so they fail instead of skipping)`);
+  }
+  return missing === null;
+}
+
+export function uniqueName(kind = 'cap'): string {
+  return `sptest-${kind}-${randomBytes(3).toString('hex')}`;
+}
+
+function listTs(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...listTs(p));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(p);
+  }
+  return out.sort();
+}
+
+/**
+ * Transpiles src/ (no type check: tsc does that) into node_modules/.cache/synprobe-capture-test-
+ * <hash>/dist, beside a copy of package.json and bin/, so `node <dir>/bin/synprobe.js` is the CLI
+ * built from the sources as they are now. Returns the bin path.
+ */
+export function buildCli(): string {
+  const files = listTs(join(ROOT, 'src'));
+  const sources = files.map((f) => readFileSync(f, 'utf8'));
+  const hash = createHash('sha256').update(ts.version).update(files.join('\0')).update(sources.join('\0')).digest('hex').slice(0, 16);
+  const cache = join(ROOT, 'node_modules', '.cache');
+  const out = join(cache, `synprobe-capture-test-${hash}`);
+  const bin = join(out, 'bin', 'synprobe.js');
+  if (existsSync(bin)) return bin;
+  mkdirSync(cache, { recursive: true });
+  const staging = join(cache, `synprobe-capture-staging-${randomBytes(4).toString('hex')}`);
+  files.forEach((file, i) => {
+    const js = ts.transpileModule(sources[i]!, {
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      fileName: file,
+    }).outputText;
+    const target = join(staging, 'dist', relative(join(ROOT, 'src'), file).replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, js);
+  });
+  copyFileSync(join(ROOT, 'package.json'), join(staging, 'package.json'));
+  mkdirSync(join(staging, 'bin'), { recursive: true });
+  copyFileSync(join(ROOT, 'bin', 'synprobe.js'), join(staging, 'bin', 'synprobe.js'));
+  try {
+    renameSync(staging, out);
+  } catch {
+    rmSync(staging, { recursive: true, force: true }); // built meanwhile by another run
+  }
+  // builds of older sources: gone after half an hour (a run still using one has long started)
+  for (const e of readdirSync(cache)) {
+    const p = join(cache, e);
+    if (p !== out && /^synprobe-capture-(test|staging)-/.test(e) && Date.now() - statSync(p).mtimeMs > 30 * 60_000) {
+      rmSync(p, { recursive: true, force: true });
+    }
+  }
+  return bin;
+}
+
+export interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs argv (no shell), collecting output; SIGKILL after timeoutMs. */
+export function run(argv: string[], timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+    child.on('error', (err) => { clearTimeout(timer); resolve({ code: null, signal: null, stdout, stderr: stderr + String(err) }); });
+  });
+}
+
+/** The commands of the processes whose network namespace is `ns` (`ip netns pids`). */
+export function processesIn(ns: string): Array<{ pid: number; comm: string; args: string }> {
+  const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+  const out: Array<{ pid: number; comm: string; args: string }> = [];
+  for (const p of (r.stdout ?? '').split('\n').map((s) => s.trim()).filter(Boolean)) {
+    try {
+      const comm = readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+      const args = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      out.push({ pid: Number(p), comm, args });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+export function tcpdumpsIn(ns: string): number[] {
+  return processesIn(ns).filter((p) => p.comm === 'tcpdump').map((p) => p.pid);
+}
+
+/** Waits until `check` is true (polling), or the timeout; returns the last value. */
+export async function waitFor(check: () => boolean, timeoutMs = 10_000, stepMs = 100): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return check();
+}
+
+/** Children of `pid` with their argv. */
+export function childrenOf(pid: number): Array<{ pid: number; args: string[] }> {
+  const out: Array<{ pid: number; args: string[] }> = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== pid) continue;
+      out.push({ pid: Number(e), args: readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').filter(Boolean) });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Packets in a pcap that match a tcpdump filter (tcpdump -r, offline: no privileges, no traffic). */
+export function countPackets(file: string, filter: string): number {
+  const r = spawnSync('tcpdump', ['-n', '-r', file, filter], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tcpdump -r ${file}: ${r.stderr}`);
+  return r.stdout.split('\n').filter(Boolean).length;
+}
+
+export function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
+}
