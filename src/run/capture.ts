@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../cli/io.js';
 import { analyzeCaptures, type AnalysisResult } from '../analyze/index.js';
 import { exitStatusFor, renderReport, type Format } from '../report/index.js';
+import { writePictures } from '../report/picture/index.js';
 import { runProbe, type HeldProbe, type ProbeProgress } from '../probe/probe.js';
 import { readVersion } from '../version.js';
 import { createLocalRunner, type CommandRunner } from '../preflight/runner.js';
@@ -50,7 +51,7 @@ import {
   type RunPhase,
 } from './run-facts.js';
 
-export const OUTPUT_FILES = ['client.pcap', 'server.pcap', 'run.json', 'report.md'] as const;
+export const OUTPUT_FILES = ['client.pcap', 'server.pcap', 'run.json', 'report.md', 'evidence.svg', 'evidence.png'] as const;
 
 export interface CaptureOptions {
   /** IP address or host name (validated). */
@@ -293,6 +294,8 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
     serverPcap: join(outDir, 'server.pcap'),
     runJson: join(outDir, 'run.json'),
     report: join(outDir, 'report.md'),
+    svg: join(outDir, 'evidence.svg'),
+    png: join(outDir, 'evidence.png'),
   };
 
   const facts: RunFacts = {
@@ -600,8 +603,15 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
         options.command.join(' '),
         `synprobe analyze client.pcap${serverBytes > 0 ? ' server.pcap' : ''} --port ${port} --peer ${peerAddress} --run run.json --format markdown`,
       ];
+      // The picture first, so report.md can refer to it; a picture that fails costs only itself.
+      let image: string | null = null;
       try {
-        await writeNewFile(files.report, renderReport(analysis, 'markdown', { redact: options.redact, sections, reproduce }));
+        image = await writePictures(analysis, { svg: files.svg, png: files.png, redact: options.redact });
+      } catch (err) {
+        log(`warning: cannot write the evidence picture: ${(err as Error).message}`);
+      }
+      try {
+        await writeNewFile(files.report, renderReport(analysis, 'markdown', { redact: options.redact, sections, reproduce, image }));
         facts.files.report = 'report.md';
       } catch (err) {
         log(`error: cannot write ${files.report}: ${(err as Error).message}`);

@@ -9,7 +9,7 @@
  * was really running, `stoppedAt` no later than the moment it really stopped.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { exclusiveCreateFlags, writeNewFile } from '../files/new-file.js';
 
 export const RUN_FACTS_SCHEMA = 'synprobe-run/1';
 
@@ -267,23 +267,7 @@ export function nsFromIso(iso: string): bigint | null {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/**
- * Creates `path` exclusively (O_CREAT|O_EXCL|O_NOFOLLOW: never follows or overwrites a file or
- * symlink someone placed there) and writes `text`.
- */
-export async function writeNewFile(path: string, text: string): Promise<void> {
-  const fh = await open(path, exclusiveCreateFlags(), 0o644);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync().catch(() => undefined);
-  } finally {
-    await fh.close();
-  }
-}
-
-export function exclusiveCreateFlags(): number {
-  return fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
-}
+export { exclusiveCreateFlags, writeNewFile };
 
 /** Serializes RunFacts (bigints never appear: all times are strings). */
 export function formatRunFacts(facts: RunFacts): string {

@@ -6,7 +6,8 @@
  * there in the meantime is replaced itself, never written through.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, open, rename, unlink } from 'node:fs/promises';
+import { lstat, rename, unlink } from 'node:fs/promises';
+import { writeNewFile as writeExclusive } from '../../files/new-file.js';
 import { basename, dirname, join } from 'node:path';
 import type { AnalysisResult } from '../../analyze/types.js';
 import { renderPictureSvg } from './render.js';
@@ -17,15 +18,6 @@ export class PictureFileError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'PictureFileError';
-  }
-}
-
-async function writeExclusive(path: string, data: string | Uint8Array): Promise<void> {
-  const fh = await open(path, 'wx', 0o644);
-  try {
-    await fh.writeFile(data);
-  } finally {
-    await fh.close();
   }
 }
 
