@@ -129,7 +129,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
     expect(report.summary.lostSynTransmissions).toBe(failed.synSent);
 
     // both captures: readable pcaps; the server one has the SYNs that arrived, and no ssh at all
-    expect(readdirSync(out).sort()).toEqual(['client.pcap', 'report.md', 'run.json', 'server.pcap']);
+    expect(readdirSync(out).sort()).toEqual(['client.pcap', 'evidence.png', 'evidence.svg', 'report.md', 'run.json', 'server.pcap']);
     const server = join(out, 'server.pcap');
     expect(countPackets(server, SYN_ONLY)).toBe(LIMIT);
     expect(countPackets(server, 'port 22')).toBe(0);
