@@ -8,21 +8,33 @@
 import type { Copies, Flow } from './handshakes.js';
 import type { ClockOffset } from './types.js';
 
-/** Pairs copies of the same transmission in two captures: same TSval, else same IP ID, else same position. */
+/** The identity of a transmission across captures: its TSval, else its IP ID, else none (-1). */
+function identity(c: Copies, i: number): number {
+  if (c.tsVals[i] >= 0) return c.tsVals[i];
+  if (c.ipIds[i] >= 0) return 0x100000000 + c.ipIds[i];
+  return -1;
+}
+
+/**
+ * Pairs copies of the same transmission in two captures: same TSval, else same IP ID, else (when
+ * neither capture can tell copies apart but both hold as many) same position. Linear: a capture
+ * holding thousands of copies of one SYN must not cost their square.
+ */
 export function pairCopies(a: Copies, b: Copies): Array<[number, number]> {
   const pairs: Array<[number, number]> = [];
-  const usedB = new Set<number>();
+  const waiting = new Map<number, number[]>();
+  for (let j = b.times.length - 1; j >= 0; j--) {
+    const id = identity(b, j);
+    if (id < 0) continue;
+    const list = waiting.get(id);
+    if (list === undefined) waiting.set(id, [j]);
+    else list.push(j);
+  }
   for (let i = 0; i < a.times.length; i++) {
-    for (let j = 0; j < b.times.length; j++) {
-      if (usedB.has(j)) continue;
-      const sameTs = a.tsVals[i] >= 0 && a.tsVals[i] === b.tsVals[j];
-      const sameId = a.tsVals[i] < 0 && b.tsVals[j] < 0 && a.ipIds[i] >= 0 && a.ipIds[i] === b.ipIds[j];
-      if (sameTs || sameId) {
-        pairs.push([i, j]);
-        usedB.add(j);
-        break;
-      }
-    }
+    const id = identity(a, i);
+    const list = id >= 0 ? waiting.get(id) : undefined;
+    const j = list?.pop();
+    if (j !== undefined) pairs.push([i, j]);
   }
   if (pairs.length === 0 && a.times.length === b.times.length) {
     for (let i = 0; i < a.times.length; i++) pairs.push([i, i]);

@@ -30,7 +30,9 @@ export function buildProgram(io: CliIO): Command {
 }
 
 /** Runs the CLI and returns the exit status (0 nothing lost, 1 loss found, 2 error). */
-export async function main(argv: string[], io: CliIO = createProcessIO()): Promise<number> {
+export async function main(argv: string[], given?: CliIO): Promise<number> {
+  const io = given ?? createProcessIO();
+  if (given === undefined) endQuietlyOnBrokenPipe(io);
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv);
@@ -40,10 +42,45 @@ export async function main(argv: string[], io: CliIO = createProcessIO()): Promi
       // --help and --version exit 0; every usage error exits 2, as diff does.
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof UsageError || err instanceof CaptureFileError) {
-      io.stderr(`synprobe: ${err.message}\n`);
+    if (err instanceof CaptureFileError) {
+      io.stderr(`synprobe: ${oneLine(describeCaptureFileError(err))}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      io.stderr(`synprobe: ${oneLine(err.message)}\n`);
       return 2;
     }
     throw err;
+  }
+}
+
+/**
+ * The error line for a capture that cannot be read. A fault in the file's content always names a
+ * byte offset: the readers leave it out (null) only for the file header itself, which starts at 0.
+ * Faults of the file system (a directory, a FIFO, a missing file) have no offset.
+ */
+export function describeCaptureFileError(err: CaptureFileError): string {
+  if (err.offset !== null || err.code === 'EIO' || err.code === 'ENOTFILE') return err.message;
+  return `${err.message} (at byte offset 0)`;
+}
+
+/**
+ * An error stays one line whatever a file name holds: control characters (a newline, a terminal
+ * escape sequence) are written as escapes, not sent to the terminal.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
+/**
+ * `synprobe analyze ... | head`: when the reader goes away, stop quietly with the status the run
+ * had, as other command-line tools do, instead of dying on an unhandled EPIPE with a stack trace.
+ */
+function endQuietlyOnBrokenPipe(io: CliIO): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(io.exitCode);
+    });
   }
 }

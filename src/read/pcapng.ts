@@ -481,9 +481,26 @@ function readTimedPacket(
   }
   const { record } = state;
   convertTimestamp(iface, view.getUint32(at + 12, le), view.getUint32(at + 16, le), record);
-  record.hasTimestamp = true;
+  record.hasTimestamp = isDatable(record.tsSec);
+  if (!record.hasTimestamp) {
+    state.summary.untimedPackets += 1;
+    const where = `section ${section.index} interface ${interfaceId}`;
+    addWarning(state, `${where}: packet ${state.summary.packets + 1} (at byte offset ${state.offset}) has a timestamp outside the years 1-9999 (${record.tsSec} s); read as untimed`);
+  }
   deliverPacket(state, iface, interfaceId, caplen, view.getUint32(at + 24, le), at + 28);
   return null;
+}
+
+/** Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the times ISO 8601 writes with four-digit years. */
+const FIRST_DATABLE_SEC = -62_135_596_800;
+const LAST_DATABLE_SEC = 253_402_300_799;
+
+/**
+ * False for a time no date can show: a damaged 64-bit timestamp or if_tsoffset can put a packet
+ * millions of years away (JavaScript dates end at year 275760 and throw beyond).
+ */
+function isDatable(tsSec: number): boolean {
+  return tsSec >= FIRST_DATABLE_SEC && tsSec <= LAST_DATABLE_SEC;
 }
 
 function readSimplePacket(state: ReadState, section: Section, at: number, length: number): ReadProblem | null {
@@ -562,6 +579,10 @@ const DAY_SECONDS = 86_400;
  */
 function readStatisticsTime(state: ReadState, iface: Interface, view: DataView, at: number, le: boolean, name: string): [number, number] | null {
   const time = readTime(iface, view, at, le);
+  if (!isDatable(time[0])) {
+    addWarning(state, `interface ${iface.info.id}: ${name} lies outside the years 1-9999 (${time[0]} s); ignored`);
+    return null;
+  }
   const { record } = state;
   if (state.summary.packets === 0 || !record.hasTimestamp) return time;
   const reference = record.tsSec;

@@ -12,7 +12,11 @@ export interface PacketRecord {
    * which is kept as written (tshark and tcpdump print it that way too).
    */
   tsNsec: number;
-  /** false for pcapng Simple Packet Blocks, which carry no timestamp (tsSec/tsNsec are 0). */
+  /**
+   * false for pcapng Simple Packet Blocks, which carry no timestamp (tsSec/tsNsec are 0), and for a
+   * pcapng packet whose timestamp lies outside the years 1-9999 (a damaged block: tsSec/tsNsec keep
+   * the value read, and the summary has a warning).
+   */
   hasTimestamp: boolean;
   /** LINKTYPE_ value (low 16 bits of the header field). */
   linkType: number;
@@ -76,7 +80,7 @@ export interface CaptureSummary {
   snapLen: number;
   interfaces: InterfaceInfo[];
   packets: number;
-  /** Packets without a timestamp (pcapng SPB). */
+  /** Packets without a timestamp (pcapng SPB), or with one outside the years 1-9999. */
   untimedPackets: number;
   fileSize: number;
   /** Bytes of the file that were read as whole records. */

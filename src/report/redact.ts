@@ -7,9 +7,16 @@ import { basename } from 'node:path';
 import { isIP } from 'node:net';
 import type { AnalysisResult } from '../analyze/types.js';
 
-const MAC = /\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b/g;
-const IPV4 = /(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])/g;
-const IPV6_CANDIDATE = /(?<![0-9A-Za-z:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[A-Za-z0-9_.-]+)?(?![0-9A-Za-z:])/g;
+/** aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff. */
+const MAC = /\b[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}\b/g;
+/**
+ * A dotted quad not inside a longer run of dotted numbers (a version 1.2.3.4.5), but followed by
+ * anything else: a sentence's full stop, ".pcap" in a file name, ":port".
+ */
+const IPV4 = /(?<!\d)(?<!\d\.)\d{1,3}(?:\.\d{1,3}){3}(?!\d)(?!\.\d)/g;
+/** Groups of hex digits with 2-7 colons, ending in a group or a dotted quad (::ffff:192.0.2.1), with a zone. */
+const IPV6_CANDIDATE =
+  /(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)|[0-9A-Fa-f]{0,4})(?:%[A-Za-z0-9_.-]+)?(?![0-9A-Za-z:])/g;
 
 export class Redactor {
   private readonly names = new Map<string, string>();
@@ -25,10 +32,14 @@ export class Redactor {
     return label;
   }
 
+  /**
+   * IPv6 goes first: a MAC pattern matches the first six groups of fe:80:1:2:3:4:5:6, and an IPv4
+   * one the tail of ::ffff:192.0.2.1.
+   */
   text(s: string): string {
     return s
-      .replace(MAC, (m) => this.name(m.toLowerCase(), 'mac'))
-      .replace(IPV6_CANDIDATE, (m) => (isIP(m.split('%')[0]) === 6 ? this.name(m, 'host') : m))
+      .replace(IPV6_CANDIDATE, (m) => (isIP(m.split('%')[0]) === 6 ? this.name(m.toLowerCase(), 'host') : m))
+      .replace(MAC, (m) => this.name(m.toLowerCase().replaceAll('-', ':'), 'mac'))
       .replace(IPV4, (m) => (isIP(m) === 4 ? this.name(m, 'host') : m));
   }
 }
