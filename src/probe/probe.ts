@@ -105,77 +105,121 @@ type Outcome =
   | { kind: 'failed'; failure: ProbeFailure }
   | { kind: 'aborted' };
 
-function ignoreError(): void { /* a held connection's later errors change nothing */ }
+/** The attempt in flight. */
+interface Attempt {
+  number: number;
+  socket: net.Socket;
+  started: number;
+  /** Date.now() at the start; made into ISO text only if the attempt fails. */
+  startedWall: number;
+  localAddress: string | null;
+  localPort: number | null;
+  resolve: (outcome: Outcome) => void;
+}
 
-function connectOnce(host: string, opts: ProbeOptions, attempt: number): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const startedAt = new Date().toISOString();
-    let localAddress: string | null = null;
-    let localPort: number | null = null;
-    let done = false;
+/** 'connectionAttempt' exists from Node 20.12 (and 21.6). */
+const HAS_CONNECTION_ATTEMPT = ((): boolean => {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 21 || (major === 21 && minor >= 6) || (major === 20 && minor >= 12);
+})();
 
-    const socket = net.connect({ host, port: opts.port, localAddress: opts.bind });
+/**
+ * Opens connections one at a time. What a held connection costs is its socket and nothing else:
+ * - the listeners every socket gets are this object's, shared by all sockets, and act only for the
+ *   attempt in flight (a held socket's later errors are ignored). None is ever removed: removing
+ *   one would turn the socket's listener table into a bigger dictionary;
+ * - the socket is paused before it connects, so no read is started (and stopped) once it is up:
+ *   nothing is ever read or buffered;
+ * - one timer serves every attempt, re-armed with refresh().
+ */
+class Connector {
+  private current: Attempt | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onAttempt: () => void;
+  private readonly onConnect: (this: net.Socket) => void;
+  private readonly onError: (this: net.Socket, err: NodeJS.ErrnoException) => void;
+  private readonly onAbort: () => void;
+  private readonly recordLocal: () => void;
+
+  constructor(private readonly host: string, private readonly opts: ProbeOptions) {
     // The kernel picks the local port in connect(); read it right after, before a failure
     // closes the handle (a refusal on loopback arrives before the next event loop turn).
-    const recordLocal = (): void => {
-      if (localPort !== null || done) return;
-      const portNow = socket.localPort;
+    this.recordLocal = () => {
+      const attempt = this.current;
+      if (attempt === null || attempt.localPort !== null) return;
+      const portNow = attempt.socket.localPort;
       if (portNow) {
-        localPort = portNow;
-        localAddress = socket.localAddress ?? null;
+        attempt.localPort = portNow;
+        attempt.localAddress = attempt.socket.localAddress ?? null;
       }
     };
-    const onAttempt = (): void => { process.nextTick(recordLocal); };
-    const immediate = setImmediate(recordLocal);
-
-    const finish = (outcome: Outcome): void => {
-      if (done) return;
-      recordLocal();
-      done = true;
-      clearTimeout(timer);
-      clearImmediate(immediate);
-      opts.signal?.removeEventListener('abort', onAbort);
-      socket.removeListener('connectionAttempt', onAttempt);
-      socket.removeListener('connect', onConnect);
-      socket.removeListener('error', onError);
-      socket.on('error', ignoreError);
-      if (outcome.kind !== 'established') socket.destroy();
-      resolve(outcome);
+    this.onAttempt = () => { process.nextTick(this.recordLocal); };
+    const connector = this;
+    this.onConnect = function onConnect(this: net.Socket) {
+      if (connector.current?.socket === this) connector.finish({ kind: 'established', socket: this });
     };
-    const fail = (code: string, message: string): void => {
-      finish({
-        kind: 'failed',
-        failure: {
-          attempt, code, message, localAddress, localPort, startedAt,
-          elapsedMs: Math.round(performance.now() - started),
-          kind: classifyError(code),
-        },
-      });
+    this.onError = function onError(this: net.Socket, err: NodeJS.ErrnoException) {
+      if (connector.current?.socket !== this) return; // a held connection's later errors change nothing
+      // Record before failing so the port of a connection refused at once is kept when known.
+      connector.recordLocal();
+      connector.fail(err.code ?? 'EUNKNOWN', err.message);
     };
-    const onConnect = (): void => {
-      // Never read: nothing is buffered, and the connection just stays open.
-      socket.pause();
-      finish({ kind: 'established', socket });
-    };
-    const onError = (err: NodeJS.ErrnoException): void => {
-      // Record before `fail` so the port of a connection refused at once is kept when known.
-      recordLocal();
-      fail(err.code ?? 'EUNKNOWN', err.message);
-    };
-    const onAbort = (): void => { finish({ kind: 'aborted' }); };
-    const timer = setTimeout(() => {
-      recordLocal();
+    this.onAbort = () => { this.finish({ kind: 'aborted' }); };
+    this.timer = setTimeout(() => {
+      if (this.current === null) return;
+      this.recordLocal();
       // Destroying the socket closes it: the kernel stops retransmitting the SYN.
-      fail('ETIMEDOUT', `connect ETIMEDOUT ${host}:${opts.port} (no answer to the SYN within ${opts.connectTimeoutMs} ms)`);
+      this.fail('ETIMEDOUT', `connect ETIMEDOUT ${host}:${opts.port} (no answer to the SYN within ${opts.connectTimeoutMs} ms)`);
     }, opts.connectTimeoutMs);
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
 
-    socket.on('connectionAttempt', onAttempt);
-    socket.once('connect', onConnect);
-    socket.once('error', onError);
-    if (opts.signal?.aborted) onAbort();
-    else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  /** One attempt: resolves once it is established, has failed, or the signal aborted it. */
+  connect(number: number): Promise<Outcome> {
+    return new Promise((resolve) => {
+      const socket = new net.Socket();
+      socket.pause();
+      this.current = { number, socket, started: performance.now(), startedWall: Date.now(), localAddress: null, localPort: null, resolve };
+      socket.on('connectionAttempt', this.onAttempt);
+      socket.on('connect', this.onConnect);
+      socket.on('error', this.onError);
+      this.timer.refresh();
+      // Node before 20.12 emits no 'connectionAttempt': then the next turn of the loop reads it.
+      if (!HAS_CONNECTION_ATTEMPT) setImmediate(this.recordLocal);
+      socket.connect({ host: this.host, port: this.opts.port, localAddress: this.opts.bind });
+      if (this.opts.signal?.aborted) this.onAbort();
+    });
+  }
+
+  /** Stops the timer and the abort listener. */
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  private fail(code: string, message: string): void {
+    const attempt = this.current;
+    if (attempt === null) return;
+    this.finish({
+      kind: 'failed',
+      failure: {
+        attempt: attempt.number, code, message,
+        localAddress: attempt.localAddress, localPort: attempt.localPort,
+        startedAt: new Date(attempt.startedWall).toISOString(),
+        elapsedMs: Math.round(performance.now() - attempt.started),
+        kind: classifyError(code),
+      },
+    });
+  }
+
+  private finish(outcome: Outcome): void {
+    const attempt = this.current;
+    if (attempt === null) return;
+    this.recordLocal();
+    this.current = null;
+    if (outcome.kind !== 'established') attempt.socket.destroy();
+    attempt.resolve(outcome);
+  }
 }
 
 /**
@@ -207,10 +251,11 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
     });
   };
 
+  const connector = new Connector(host, opts);
   while (sockets.length < opts.max) {
     if (opts.signal?.aborted) { stoppedBy = 'aborted'; break; }
     attempts++;
-    const outcome = await connectOnce(host, opts, attempts);
+    const outcome = await connector.connect(attempts);
     if (outcome.kind === 'established') {
       sockets.push(outcome.socket);
       progress(false);
@@ -225,6 +270,7 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
     stoppedBy = 'failure';
     break;
   }
+  connector.dispose();
   progress(true);
 
   const durationMs = performance.now() - started;
