@@ -25,12 +25,19 @@ export class TimeBase {
   }
 }
 
+/** The last whole second formatted: consecutive timestamps mostly share it (toISOString is slow). */
+let cachedSecond = NaN;
+let cachedPrefix = '';
+
 export function formatEpochNs(sec: number, nsec: number): string {
   const carry = Math.floor(nsec / 1e9);
   const s = sec + carry;
   const ns = Math.round(nsec - carry * 1e9);
-  const date = new Date(s * 1000).toISOString(); // 2026-11-29T23:01:42.000Z
-  return `${date.slice(0, 19)}.${String(ns).padStart(9, '0')}Z`;
+  if (s !== cachedSecond) {
+    cachedPrefix = new Date(s * 1000).toISOString().slice(0, 19); // 2026-11-29T23:01:42
+    cachedSecond = s;
+  }
+  return `${cachedPrefix}.${String(ns).padStart(9, '0')}Z`;
 }
 
 const ISO_NS = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;

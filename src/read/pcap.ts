@@ -16,7 +16,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { CaptureFileError, type CaptureSummary, type PacketCallback, type PacketRecord, type ReadProblem } from './types.js';
+import { CaptureFileError, newInterfaceInfo, type CaptureSummary, type PacketCallback, type PacketRecord, type ReadProblem } from './types.js';
 
 const HEADER_LENGTH = 24;
 const RECORD_HEADER_LENGTH = 16;
@@ -175,20 +175,7 @@ function createSummary(file: string, header: PcapHeader, fileSize: number): Capt
     linkTypes: [header.linkType],
     snapLen: header.snapLen,
     interfaces: [
-      {
-        section: 0,
-        id: 0,
-        linkType: header.linkType,
-        snapLen: header.snapLen,
-        tsUnitsPerSecond: header.nanosecond ? 1e9 : 1e6,
-        tsOffsetSec: 0,
-        name: null,
-        received: null,
-        ifDrops: null,
-        osDrops: null,
-        startTime: null,
-        endTime: null,
-      },
+      newInterfaceInfo(0, 0, header.linkType, header.snapLen, header.nanosecond ? 1e9 : 1e6),
     ],
     packets: 0,
     untimedPackets: 0,

@@ -11,6 +11,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import {
   CaptureFileError,
+  newInterfaceInfo,
   type CaptureSummary,
   type InterfaceInfo,
   type PacketCallback,
@@ -410,20 +411,7 @@ function readInterfaceDescription(state: ReadState, section: Section, at: number
 }
 
 function createInterfaceInfo(section: Section, linkType: number, snapLen: number): InterfaceInfo {
-  return {
-    section: section.index,
-    id: section.interfaces.length,
-    linkType,
-    snapLen,
-    tsUnitsPerSecond: 1e6,
-    tsOffsetSec: 0,
-    name: null,
-    received: null,
-    ifDrops: null,
-    osDrops: null,
-    startTime: null,
-    endTime: null,
-  };
+  return newInterfaceInfo(section.index, section.interfaces.length, linkType, snapLen, 1e6);
 }
 
 /** if_tsresol: bit 7 clear → 10^-n s, set → 2^-n s. Null when too fine to convert exactly. */

@@ -56,6 +56,24 @@ export interface InterfaceInfo {
   endTime: [number, number] | null;
 }
 
+/** An interface with nothing known beyond its link type, snap length and timestamp units. */
+export function newInterfaceInfo(section: number, id: number, linkType: number, snapLen: number, tsUnitsPerSecond: number): InterfaceInfo {
+  return {
+    section,
+    id,
+    linkType,
+    snapLen,
+    tsUnitsPerSecond,
+    tsOffsetSec: 0,
+    name: null,
+    received: null,
+    ifDrops: null,
+    osDrops: null,
+    startTime: null,
+    endTime: null,
+  };
+}
+
 export type ReadProblemKind = 'cut-short' | 'corrupt';
 
 /** A problem that ended reading early; the packets before it were delivered. */
