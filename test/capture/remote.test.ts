@@ -219,18 +219,19 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
     ['capture-start', /capturing on this host/, []],
     ['holding', /holding for/, ['--hold', '20s']],
   ];
-  for (const [phase, when, extra] of phases) {
-    it(`Ctrl-C while ${phase}: stops at once, keeps what exists, run.json says where, nothing left running`, async () => {
+  const signals: Array<['SIGINT' | 'SIGTERM', string]> = [['SIGINT', 'Ctrl-C'], ['SIGTERM', 'SIGTERM']];
+  for (const [phase, when, extra] of phases) for (const [signal, label] of signals) {
+    it(`${label} while ${phase}: stops at once, keeps what exists, run.json says where, nothing left running`, async () => {
       const out = newOut();
       const cli = startCli([...baseArgs(out), '--max', '10', ...extra]);
       await cli.waitStderr(when);
       const t0 = Date.now();
-      cli.proc.kill('SIGINT');
+      cli.proc.kill(signal);
       const code = await cli.done;
       expect(Date.now() - t0).toBeLessThan(15_000);
       const facts = runJson(out);
       expect(facts.status).toBe('interrupted');
-      expect(facts.interrupted).toMatchObject({ signal: 'SIGINT', phase });
+      expect(facts.interrupted).toMatchObject({ signal, phase });
       for (const c of [facts.client.capture, facts.server?.capture]) if (c) expect(c.clean, c.problem ?? '').toBe(true);
       if (phase === 'holding') {
         // the probe ran and both captures completed: the analysis decides (10 held, nothing lost)
