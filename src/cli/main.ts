@@ -22,6 +22,15 @@ export function buildProgram(io: CliIO): Command {
       writeOut: (s) => io.stdout(s),
       writeErr: (s) => io.stderr(s),
     });
+  program.addHelpText('after', `
+Exit status: 0 nothing lost between the capture points, 1 loss found, 2 error.
+
+Examples:
+  sudo npx synprobe lab                              # the whole thing on this machine, in ~30 s
+  synprobe serve --port 8000                         # on the peer
+  synprobe capture --peer 172.31.17.55 --ssh ec2-user@172.31.17.55 --sudo
+  synprobe analyze client.pcap server.pcap --format markdown --redact > post.md
+`);
   analyze.register(program, io);
   capture.register(program, io);
   serve.register(program, io);
