@@ -6,9 +6,9 @@
  * stopped cleanly, files are kept, run.json says what happened, and no tcpdump is left running.
  */
 import { lookup } from 'node:dns/promises';
-import { lstat, mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, rmdir, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../cli/io.js';
 import { analyzeCaptures, type AnalysisResult } from '../analyze/index.js';
 import { exitStatusFor, renderReport, type Format } from '../report/index.js';
@@ -111,6 +111,32 @@ function timestampName(d = new Date()): string {
  * The output directory: created when missing; when it exists it must be a real directory (not a
  * symlink) holding none of the output files. Files are created later with O_EXCL|O_NOFOLLOW.
  */
+/**
+ * Node's recursive mkdir reports ENOENT where the real cause is a read-only or unwritable file
+ * system (seen on Node 20 with a read-only tmpfs): create the first missing directory under the
+ * nearest existing one without `recursive`, which fails with the true error.
+ */
+async function explainMkdirFailure(dir: string, error: NodeJS.ErrnoException): Promise<string> {
+  if (error.code !== 'ENOENT') return error.message;
+  let child = dir;
+  let parent = dirname(dir);
+  while (parent !== child) {
+    const exists = await lstat(parent).then(() => true, () => false);
+    if (exists) {
+      try {
+        await mkdir(child, { mode: 0o755 });
+        await rmdir(child); // it could be made after all: the first error stands
+      } catch (e) {
+        return (e as Error).message;
+      }
+      break;
+    }
+    child = parent;
+    parent = dirname(parent);
+  }
+  return error.message;
+}
+
 export async function prepareOutDir(out: string | null, cwd = process.cwd()): Promise<string> {
   if (out === null) {
     const base = join(cwd, timestampName());
@@ -135,7 +161,7 @@ export async function prepareOutDir(out: string | null, cwd = process.cwd()): Pr
     try {
       await mkdir(dir, { recursive: true, mode: 0o755 });
     } catch (e) {
-      throw new UsageError(`cannot create --out ${out}: ${(e as Error).message}`);
+      throw new UsageError(`cannot create --out ${out}: ${await explainMkdirFailure(dir, e as NodeJS.ErrnoException)}`);
     }
     return dir;
   }
