@@ -16,7 +16,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { CaptureFileError, newInterfaceInfo, type CaptureSummary, type PacketCallback, type PacketRecord, type ReadProblem } from './types.js';
+import { CaptureFileError, newInterfaceInfo, newPacketRecord, type CaptureSummary, type PacketCallback, type PacketRecord, type ReadProblem } from './types.js';
 
 const HEADER_LENGTH = 24;
 const RECORD_HEADER_LENGTH = 16;
@@ -187,19 +187,7 @@ function createSummary(file: string, header: PcapHeader, fileSize: number): Capt
 }
 
 function createRecord(header: PcapHeader): PacketRecord {
-  return {
-    tsSec: 0,
-    tsNsec: 0,
-    hasTimestamp: true,
-    linkType: header.linkType,
-    interfaceId: 0,
-    caplen: 0,
-    origLen: 0,
-    buf: new Uint8Array(0),
-    offset: 0,
-    fileOffset: 0,
-    index: 0,
-  };
+  return newPacketRecord(header.linkType, true);
 }
 
 /** Reads a file forward through one buffer that is compacted and, for big records, grown. */

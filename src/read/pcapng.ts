@@ -12,6 +12,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import {
   CaptureFileError,
   newInterfaceInfo,
+  newPacketRecord,
   type CaptureSummary,
   type InterfaceInfo,
   type PacketCallback,
@@ -178,19 +179,7 @@ function createState(file: string, fileSize: number, reader: ChunkReader, onPack
 }
 
 function createRecord(): PacketRecord {
-  return {
-    tsSec: 0,
-    tsNsec: 0,
-    hasTimestamp: false,
-    linkType: 0,
-    interfaceId: 0,
-    caplen: 0,
-    origLen: 0,
-    buf: new Uint8Array(0),
-    offset: 0,
-    fileOffset: 0,
-    index: 0,
-  };
+  return newPacketRecord(0, false);
 }
 
 function createSummary(file: string, fileSize: number): CaptureSummary {

@@ -56,6 +56,23 @@ export interface InterfaceInfo {
   endTime: [number, number] | null;
 }
 
+/** The one PacketRecord a reader reuses for every packet of a file. */
+export function newPacketRecord(linkType: number, hasTimestamp: boolean): PacketRecord {
+  return {
+    tsSec: 0,
+    tsNsec: 0,
+    hasTimestamp,
+    linkType,
+    interfaceId: 0,
+    caplen: 0,
+    origLen: 0,
+    buf: new Uint8Array(0),
+    offset: 0,
+    fileOffset: 0,
+    index: 0,
+  };
+}
+
 /** An interface with nothing known beyond its link type, snap length and timestamp units. */
 export function newInterfaceInfo(section: number, id: number, linkType: number, snapLen: number, tsUnitsPerSecond: number): InterfaceInfo {
   return {
