@@ -155,18 +155,18 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
     await expectNothingLeft();
   });
 
-  it('Ctrl-C while probing: both captures stopped cleanly and kept, run.json says so, nothing left running', async () => {
+  for (const [signal, label] of [['SIGINT', 'Ctrl-C'], ['SIGTERM', 'SIGTERM']] as const) it(`${label} while probing: both captures stopped cleanly and kept, run.json says so, nothing left running`, async () => {
     const out = newOut();
     const cli = startCli([...baseArgs(out, '60s'), '--max', String(LIMIT + 30)]);
     await cli.waitStderr(/probing/);
     // the attempt past the cap now retransmits for up to 60 s: interrupt after its first retransmission
     expect(await waitFor(() => countPackets(join(out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
-    cli.proc.kill('SIGINT');
+    cli.proc.kill(signal);
     const code = await cli.done;
-    expect(cli.stderr()).toMatch(/interrupted \(SIGINT\) while probing/);
+    expect(cli.stderr()).toMatch(new RegExp(`interrupted \\(${signal}\\) while probing`));
     const facts = runJson(out);
     expect(facts.status).toBe('interrupted');
-    expect(facts.interrupted).toMatchObject({ signal: 'SIGINT', phase: 'probing' });
+    expect(facts.interrupted).toMatchObject({ signal, phase: 'probing' });
     expect(facts.probe!.stoppedBy).toBe('aborted');
     expect(facts.client.capture!.clean).toBe(true);
     expect(facts.server!.capture!.clean).toBe(true);
