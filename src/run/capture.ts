@@ -47,31 +47,16 @@ import {
   type CaptureFacts,
   type HostFacts,
   type PreflightFinding,
+  type RecordedOptions,
   type RunFacts,
   type RunPhase,
 } from './run-facts.js';
 
 export const OUTPUT_FILES = ['client.pcap', 'server.pcap', 'run.json', 'report.md', 'evidence.svg', 'evidence.png'] as const;
 
-export interface CaptureOptions {
-  /** IP address or host name (validated). */
-  peer: string;
-  port: number;
-  /** ssh target `[user@]host`; default: the peer. */
-  ssh: string | null;
-  /** --ssh-option values. */
-  sshOptions: string[];
-  interface: string | null;
-  remoteInterface: string | null;
-  sudo: boolean;
-  max: number;
-  connectTimeoutMs: number;
-  holdMs: number;
+export interface CaptureOptions extends RecordedOptions {
   /** Output directory; null: synprobe-<timestamp>/ in cwd. */
   out: string | null;
-  /** false with --no-remote. */
-  remote: boolean;
-  bind: string | null;
   format: Format;
   redact: boolean;
   /** The command line, for run.json and the report (e.g. ['synprobe', 'capture', ...]). */

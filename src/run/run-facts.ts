@@ -177,25 +177,35 @@ export interface ProbeFacts {
   ratePerSec: number;
 }
 
+/** The capture options recorded in run.json as given (CaptureOptions adds how to run and report). */
+export interface RecordedOptions {
+  /** IP address or host name (validated). */
+  peer: string;
+  port: number;
+  /** ssh target `[user@]host`; default: the peer. */
+  ssh: string | null;
+  /** --ssh-option values. */
+  sshOptions: string[];
+  interface: string | null;
+  remoteInterface: string | null;
+  sudo: boolean;
+  max: number;
+  connectTimeoutMs: number;
+  holdMs: number;
+  bind: string | null;
+  /** false with --no-remote. */
+  remote: boolean;
+}
+
 export interface RunFacts {
   schema: typeof RUN_FACTS_SCHEMA;
   tool: { name: 'synprobe'; version: string };
   /** The command line as typed (argv after `node`). */
   command: string[];
-  options: {
-    peer: string;
+  options: RecordedOptions & {
+    /** The peer's address once resolved. */
     peerAddress: string | null;
-    port: number;
-    ssh: string | null;
-    sshOptions: string[];
-    interface: string | null;
-    remoteInterface: string | null;
-    sudo: boolean;
-    max: number;
-    connectTimeoutMs: number;
-    holdMs: number;
-    bind: string | null;
-    remote: boolean;
+    /** The output directory actually used. */
     out: string;
   };
   versions: {
