@@ -25,18 +25,8 @@ import {
   synWithOptions,
   tcp,
 } from './build.js';
+import { createRandom } from '../robustness/mutate.js';
 
-/** mulberry32: small, seedable, good enough to pick bytes. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const syn4 = ipv4({ options: [0x94, 4, 0, 0] }, synWithOptions({ payload: [1, 2, 3] }));
 const syn6 = ipv6({ next: 0 }, concat(ext6(60, [1, 2, 0, 0]), ext6(44), frag6(6, 0, true), synWithOptions()));
@@ -67,7 +57,7 @@ const statuses: DecodeStatus[] = ['tcp', 'not-tcp', 'fragment', 'not-ip', 'trunc
 
 describe('fuzz', () => {
   it('5000 mutated frames never throw and always give a consistent result', () => {
-    const next = random(0x5eed);
+    const next = createRandom(0x5eed);
     const pick = (n: number): number => Math.floor(next() * n);
     const out = createDecodedPacket();
     const seen = new Set<DecodeStatus>();

@@ -268,8 +268,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The public corpus lives beside the repository: <repo root>/../shared/corpus. */
 export const CORPUS_DIR = path.resolve(here, '../../../shared/corpus');
 
-export function makeTempDir(): { dir: string; write(name: string, data: Uint8Array): string; remove(): void } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'synprobe-read-'));
+export interface TempDir {
+  dir: string;
+  write(name: string, data: Uint8Array): string;
+  remove(): void;
+}
+
+export function makeTempDir(prefix = 'synprobe-read-', base = tmpdir()): TempDir {
+  const dir = mkdtempSync(path.join(base, prefix));
   return {
     dir,
     write(name, data) {

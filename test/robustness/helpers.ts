@@ -4,12 +4,15 @@
  * the one rule: a report (exit 0/1) or one error line naming the file and a byte offset (exit 2).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import { judgeOutcome, runAnalyze } from './mutate.js';
+import { makeTempDir as makeReadTempDir, type TempDir } from '../read/build.js';
+
+export type { TempDir };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '../..');
@@ -39,25 +42,9 @@ export function fixture(name: string): string {
   return path.join(FIXTURES_DIR, name);
 }
 
-export interface TempDir {
-  dir: string;
-  write(name: string, data: Uint8Array): string;
-  remove(): void;
-}
-
+/** A temporary directory, in memory (/dev/shm) where there is one: the mutation tests write thousands of files. */
 export function makeTempDir(prefix = 'synprobe-robust-'): TempDir {
-  const dir = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), prefix));
-  return {
-    dir,
-    write(name, data) {
-      const file = path.join(dir, name);
-      writeFileSync(file, data);
-      return file;
-    },
-    remove() {
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return makeReadTempDir(prefix, existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 }
 
 export interface Outcome {
