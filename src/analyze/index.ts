@@ -47,6 +47,8 @@ export interface AnalyzeOptions {
   serverFile?: string | null;
   /** Destination port of the attempts; default: the port that received the most SYNs. */
   port?: number | null;
+  /** Destination ports of the attempts (several listener ports); overrides `port`. */
+  ports?: readonly number[] | null;
   /** Only attempts to this address (as the client saw it). */
   peer?: string | null;
   run?: RunCoverageFacts | null;
@@ -161,8 +163,10 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
   const peer = opts.peer ? normalizeAddress(opts.peer) : null;
   const toPeer = peer ? client.flows.filter((f) => f.dst === peer) : client.flows;
   if (peer && toPeer.length === 0 && client.flows.length > 0) warnings.push(`no SYN in the client capture went to ${peer}`);
-  const port = opts.port ?? choosePort(toPeer) ?? 0;
-  const attemptFlows = toPeer.filter((f) => f.dstPort === port).sort((a, b) => a.syn.times[0] - b.syn.times[0]);
+  const given = opts.ports && opts.ports.length > 0 ? [...opts.ports] : opts.port ? [opts.port] : null;
+  const ports = given ?? [choosePort(toPeer) ?? 0];
+  const portSet = new Set(ports);
+  const attemptFlows = toPeer.filter((f) => portSet.has(f.dstPort)).sort((a, b) => a.syn.times[0] - b.syn.times[0]);
 
   // Clock offset from attempts seen in both captures.
   const matches = server ? matchServerFlows(attemptFlows, server.flows) : new Map<Flow, Flow>();
@@ -230,7 +234,7 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
     blocker,
   };
 
-  const { firstFailed, ceiling } = findCeiling(attemptFlows);
+  const { firstFailed, ceiling, pairs } = findCeiling(attemptFlows);
   const verdicts = emptyVerdictCounts();
   let lostSyn = 0;
   let lostSynAck = 0;
@@ -286,8 +290,10 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
     clockOffsetUncertaintyMs: clock ? clock.uncertaintyMs : null,
     clockOffsetMethod: clock ? clock.method : null,
     commonSpan,
-    port,
-    portChosen: opts.port ? 'option' : 'most-syns',
+    port: ports[0]!,
+    ports,
+    portChosen: given ? 'option' : 'most-syns',
+    pairs: pairs.length > 1 ? pairs : null,
     peer,
   };
   const pathLoss = attempts.some((a) => PATH_LOSS_VERDICTS.has(a.verdict));

@@ -1,5 +1,6 @@
 /** The plain verdict sentence a user pastes, from the first failing attempt (or the whole run). */
 import type { Attempt, Summary } from './types.js';
+import { describePorts } from '../ports.js';
 
 function endpoint(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
@@ -53,7 +54,7 @@ export function summarize(
   hasServerCapture: boolean,
 ): string {
   if (attempts.length === 0) {
-    return `No connection attempt to port ${summary.port} was found in the client capture.`;
+    return `No connection attempt to ${describePorts(summary.ports ?? [summary.port])} was found in the client capture.`;
   }
   if (firstFailed !== null) return describeAttempt(firstFailed, summary.ceiling);
   const after = summary.verdicts['established-after-loss'];

@@ -117,6 +117,18 @@ export interface ClockOffset {
   samples: number;
 }
 
+export interface PairCeiling {
+  /** Source address of the attempts, as the client sent them. */
+  source: string;
+  port: number;
+  attempts: number;
+  established: number;
+  /** Connections of this pair open when the first failing attempt (of any pair) was sent; null when none failed. */
+  ceiling: number | null;
+  /** Whether the first failing attempt was of this pair. */
+  failedHere: boolean;
+}
+
 export interface Summary {
   attempts: number;
   established: number;
@@ -133,8 +145,16 @@ export interface Summary {
   clockOffsetMethod: ClockOffset['method'] | null;
   /** The span both captures cover, in the client's clock (ISO), or null. */
   commonSpan: { start: string; end: string; durationMs: number; endAssumed: boolean } | null;
+  /** The first of `ports`. */
   port: number;
+  /** Destination ports of the attempts. */
+  ports: number[];
   portChosen: 'option' | 'most-syns';
+  /**
+   * With several (client source address, destination port) pairs: each pair's attempts, and
+   * connections open when the first failing attempt was sent; null with one pair.
+   */
+  pairs: PairCeiling[] | null;
   peer: string | null;
   /** The one-sentence verdict a user pastes. */
   sentence: string;

@@ -7,10 +7,10 @@ import { parseIsoNs, parseTimeArg } from '../analyze/time.js';
 import { exitStatusFor, renderReport } from '../report/index.js';
 import { PictureFileError, writePictures } from '../report/picture/index.js';
 import { UsageError, type CliIO } from './io.js';
-import { defaultFormat, parseAddress, parseCount, parseFormat, parseMilliseconds, parsePort } from './options.js';
+import { defaultFormat, parseAddress, parseCount, parseFormat, parseMilliseconds, parsePortList } from './options.js';
 
 interface AnalyzeFlags {
-  port?: number;
+  port?: number[];
   peer?: string;
   format?: ReturnType<typeof parseFormat>;
   redact?: boolean;
@@ -113,7 +113,7 @@ export function register(program: Command, io: CliIO): void {
     .description('Correlate a client and a server capture and give every connection attempt a verdict.')
     .argument('<client-capture>', 'capture taken on the client host (pcap or pcapng)')
     .argument('[server-capture]', 'capture taken on the server host at the same time')
-    .option('-p, --port <port>', 'destination port of the attempts (default: the port with the most SYNs)', (v) => parsePort(v, '--port'))
+    .option('-p, --port <ports>', 'destination port(s) of the attempts: 8000, 8000-8003 or 8000,9000 (default: the port with the most SYNs)', (v) => parsePortList(v, '--port'))
     .option('--peer <address>', 'only attempts to this address (as the client saw it)', (v) => parseAddress(v, '--peer'))
     .option('-f, --format <format>', 'table | markdown | json (default: table on a terminal, markdown otherwise)', parseFormat)
     .option('--redact', 'replace addresses with client-1, server-1, ... in every format')
@@ -146,7 +146,7 @@ Examples:
       const options: AnalyzeOptions = {
         clientFile,
         serverFile: serverFile ?? null,
-        port: flags.port ?? null,
+        ports: flags.port ?? null,
         peer: flags.peer ?? null,
         run: flags.run ? readRunJson(flags.run) : null,
         clockOffsetMs: flags.clockOffset ?? null,

@@ -7,11 +7,11 @@ import { validateInterfaceName } from '../tcpdump/local.js';
 import { normalizeSshOptions, validateHost, validateSshTarget } from '../tcpdump/remote.js';
 import type { Format } from '../report/index.js';
 import { UsageError, type CliIO } from './io.js';
-import { defaultFormat, parseCount, parseFormat, parsePort } from './options.js';
+import { defaultFormat, parseCount, parseFormat, parsePortList } from './options.js';
 
 interface CaptureFlags {
   peer: string;
-  port: number;
+  port: number[];
   ssh?: string;
   sshOption: string[];
   interface?: string;
@@ -24,7 +24,7 @@ interface CaptureFlags {
   remote: boolean;
   format?: Format;
   redact?: boolean;
-  bind?: string;
+  bind?: string[];
 }
 
 /** "15s", "500ms", "2m", "1.5s" → milliseconds. */
@@ -34,6 +34,20 @@ export function parseDuration(value: string, what: string, minMs = 0, maxMs = 3_
   const ms = Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000));
   if (ms < minMs || ms > maxMs) throw new UsageError(`${what} must be from ${minMs} ms to ${maxMs / 1000} s, not ${value}`);
   return ms;
+}
+
+/** "10.0.0.5,10.0.0.6" or "auto" → the list (validated, no repeats). */
+export function parseBind(value: string): string[] {
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new UsageError('--bind needs an address, a list of addresses, or auto');
+  if (items.includes('auto')) {
+    if (items.length > 1) throw new UsageError('--bind auto cannot be combined with addresses');
+    return ['auto'];
+  }
+  for (const a of items) if (isIP(a) === 0) throw new UsageError(`--bind must be IP addresses or auto, not '${a}'`);
+  const unique = [...new Set(items)];
+  if (unique.length > 1024) throw new UsageError(`--bind names ${unique.length} addresses; at most 1024`);
+  return unique;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -51,7 +65,7 @@ export function register(program: Command, io: CliIO): void {
     .command('capture')
     .description('Hold connections to a peer one at a time until one fails, with tcpdump running on this host and on the peer (over ssh), then correlate the two captures.')
     .requiredOption('--peer <host>', 'the server: an IP address or a host name', (v) => validateHost(v, '--peer'))
-    .option('-p, --port <port>', 'the port synprobe serve (or any listener) holds connections on', (v) => parsePort(v, '--port'), 8000)
+    .option('-p, --port <ports>', 'the port(s) synprobe serve (or any listener) holds connections on: 8000, 8000-8003 or 8000,9000; attempts go round them', (v) => parsePortList(v, '--port'), [8000])
     .option('--ssh <[user@]host>', 'how to reach the peer for its capture (default: the peer, as the current user)', (v) => validateSshTarget(v))
     .option('--ssh-option <option>', 'an ssh option, as for ssh -o (Port=2222, IdentityFile=~/.ssh/k); repeatable', collect, [] as string[])
     .option('-i, --interface <name>', 'interface to capture on here (default: the route to the peer)', (v) => validateInterfaceName(v, '--interface'))
@@ -68,10 +82,7 @@ export function register(program: Command, io: CliIO): void {
     .option('--no-remote', 'no capture on the peer (no ssh): this host only')
     .option('-f, --format <format>', 'table | markdown | json (default: table on a terminal, markdown otherwise)', parseFormat)
     .option('--redact', 'replace addresses in the reports')
-    .addOption(new Option('--bind <address>', 'local address to connect from').argParser((v) => {
-      if (isIP(v) === 0) throw new UsageError(`--bind must be an IP address, not '${v}'`);
-      return v;
-    }))
+    .addOption(new Option('--bind <addresses>', 'local source address(es) to connect from: 10.0.0.5,10.0.0.6, or auto (every address of the outgoing interface); attempts go round every (source, port) pair').argParser(parseBind))
     .addHelpText('after', `
 What it does, in order: preflight on both hosts (tcpdump, open-files limit,
 local ports, conntrack, SYN retry timing; a probe that a local limit would stop
@@ -86,6 +97,12 @@ over it; the ssh session itself is kept out of the capture. The peer needs
 tcpdump, and root, --sudo (sudoers NOPASSWD for tcpdump) or tcpdump with
 cap_net_raw. ssh must log in without a prompt (key or agent).
 
+More than about 64,000 connections: one source address reaches one destination
+port from at most the ports of net.ipv4.ip_local_port_range. Add source
+addresses (--bind, e.g. secondary private IPs of the interface) or destination
+ports (--port 8000-8003 with synprobe serve --port 8000-8003); preflight says
+how many connections the combination allows and which limit binds first.
+
 Output in --out: client.pcap, server.pcap, run.json, report.md.
 Ctrl-C stops both captures cleanly and keeps everything captured so far.
 
@@ -97,6 +114,8 @@ Examples:
   synprobe capture --peer 172.31.17.55 --ssh ec2-user@172.31.17.55 --sudo --max 100000
   synprobe capture --peer server.internal --ssh-option Port=2222 --ssh-option IdentityFile=~/.ssh/lab
   synprobe capture --peer 10.0.0.5 --no-remote --connect-timeout 30s --out run1
+  synprobe capture --peer 10.0.0.5 --bind 10.0.0.7,10.0.0.8 --port 8000-8003 --max 400000
+  synprobe capture --peer 10.0.0.5 --bind auto --port 8000,8001
   ulimit -n 70000 && sudo -E synprobe capture --peer 10.0.0.5 --format markdown > post.md
 `)
     .action(async (flags: CaptureFlags) => {
@@ -107,7 +126,7 @@ Examples:
       normalizeSshOptions(flags.sshOption);
       const options: CaptureOptions = {
         peer: flags.peer,
-        port: flags.port,
+        ports: flags.port,
         ssh: flags.ssh ?? null,
         sshOptions: flags.sshOption,
         interface: flags.interface ?? null,
@@ -118,7 +137,7 @@ Examples:
         holdMs: flags.hold,
         out: flags.out ?? null,
         remote: flags.remote !== false,
-        bind: flags.bind ?? null,
+        bind: flags.bind ?? [],
         format: flags.format ?? defaultFormat(io.isTTY),
         redact: Boolean(flags.redact),
         command: ['synprobe', ...process.argv.slice(2)],

@@ -10,6 +10,30 @@ export function parsePort(value: string, what = 'port'): number {
   return n;
 }
 
+/** At most this many ports in one --port list (each is a listener, a filter term, a pair). */
+export const MAX_PORTS = 1024;
+
+/** "8000", "8000-8003", "8000,8010-8011" → the ports, in order, without repeats. */
+export function parsePortList(value: string, what = '--port'): number[] {
+  const ports: number[] = [];
+  for (const part of value.split(',')) {
+    const item = part.trim();
+    const range = /^(\d+)-(\d+)$/.exec(item);
+    if (range) {
+      const from = parsePort(range[1]!, what);
+      const to = parsePort(range[2]!, what);
+      if (to < from) throw new UsageError(`${what} range ${item} runs backwards (write ${to}-${from})`);
+      if (to - from + 1 > MAX_PORTS) throw new UsageError(`${what} range ${item} has ${to - from + 1} ports; at most ${MAX_PORTS}`);
+      for (let p = from; p <= to; p++) ports.push(p);
+    } else {
+      ports.push(parsePort(item, what));
+    }
+  }
+  const unique = [...new Set(ports)];
+  if (unique.length > MAX_PORTS) throw new UsageError(`${what} names ${unique.length} ports; at most ${MAX_PORTS}`);
+  return unique;
+}
+
 export function parseFormat(value: string): Format {
   if (!(FORMATS as readonly string[]).includes(value)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not '${value}'`);
   return value as Format;

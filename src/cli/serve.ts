@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startServer, type RunningServer } from '../probe/serve.js';
 import { UsageError, type CliIO } from './io.js';
-import { parseAddress, parseCount, parsePort } from './options.js';
+import { parseAddress, parseCount, parsePortList } from './options.js';
+import { formatPorts } from '../ports.js';
+
+export { formatPorts, parsePortList };
 
 export interface ServeFlags {
   port: number[];
@@ -15,41 +18,6 @@ export interface ServeFlags {
 export interface ServeTiming { ttyIntervalMs: number; lineIntervalMs: number }
 
 const DEFAULT_TIMING: ServeTiming = { ttyIntervalMs: 1000, lineIntervalMs: 10_000 };
-const MAX_PORTS = 1024;
-
-/** "8000", "8000-8003", "8000,8010-8011" → the ports, in order, without repeats. */
-export function parsePortList(value: string): number[] {
-  const ports: number[] = [];
-  for (const part of value.split(',')) {
-    const item = part.trim();
-    const range = /^(\d+)-(\d+)$/.exec(item);
-    if (range) {
-      const from = parsePort(range[1]!, '--port');
-      const to = parsePort(range[2]!, '--port');
-      if (to < from) throw new UsageError(`--port range ${item} runs backwards (write ${to}-${from})`);
-      if (to - from + 1 > MAX_PORTS) throw new UsageError(`--port range ${item} has ${to - from + 1} ports; at most ${MAX_PORTS}`);
-      for (let p = from; p <= to; p++) ports.push(p);
-    } else {
-      ports.push(parsePort(item, '--port'));
-    }
-  }
-  const unique = [...new Set(ports)];
-  if (unique.length > MAX_PORTS) throw new UsageError(`--port names ${unique.length} ports; at most ${MAX_PORTS}`);
-  return unique;
-}
-
-/** Contiguous runs shown as ranges: [8000,8001,8002,9000] → "8000-8002,9000". */
-export function formatPorts(ports: number[]): string {
-  const sorted = [...ports].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
-    i = j;
-  }
-  return parts.join(',');
-}
 
 /** The soft open-files limit of this process (each held connection takes one), or null. */
 export function readOpenFilesLimit(): number | null {
@@ -120,7 +88,7 @@ export function register(program: Command, io: CliIO): void {
   program
     .command('serve')
     .description('Accept connections and hold them open (the listener for the peer), counting those held.')
-    .option('-p, --port <ports>', 'port, range or list to listen on: 8000, 8000-8003, 8000,9000', parsePortList, [8000])
+    .option('-p, --port <ports>', 'port, range or list to listen on: 8000, 8000-8003, 8000,9000', (v) => parsePortList(v), [8000])
     .option('-b, --bind <address>', 'address to listen on (default :: for IPv4 and IPv6, 0.0.0.0 where IPv6 is off)', (v) => parseAddress(v, '--bind'))
     .option('--backlog <n>', 'listen backlog (the kernel caps it at net.core.somaxconn)', (v) => {
       const n = parseCount(v, '--backlog');

@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import type { HostPreflight, KernelTiming, PreflightFinding } from '../run/run-facts.js';
 import { readFiles, type CommandRunner } from './runner.js';
+import { formatPorts } from '../ports.js';
 
 /** Descriptors synprobe needs besides the held connections (stdio, tcpdump pipes, ssh, timers). */
 export const FD_HEADROOM = 64;
@@ -104,15 +105,47 @@ export function parseRouteDev(text: string): string | null {
   return m ? m[1]! : null;
 }
 
+function normalizeAddress(a: string): string {
+  return isIP(a) === 6 ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a;
+}
+
 /** `ip -o addr show` → the interface holding `addr`. */
 export function interfaceHolding(text: string, addr: string): string | null {
-  const norm = (a: string): string => (isIP(a) === 6 ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a);
+  const norm = normalizeAddress;
   const want = norm(addr);
   for (const line of text.split('\n')) {
     const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet6?\s+([0-9A-Fa-f.:]+)\//.exec(line);
     if (m && isIP(m[2]!) !== 0 && norm(m[2]!) === want) return m[1]!;
   }
   return null;
+}
+
+/** `ss -Hltn` lines → the local ports listened on. */
+export function parseListeningPorts(text: string): Set<number> {
+  const ports = new Set<number>();
+  for (const line of text.split('\n')) {
+    const local = line.trim().split(/\s+/)[3];
+    const m = local ? /:(\d+)$/.exec(local) : null;
+    if (m) ports.add(Number(m[1]));
+  }
+  return ports;
+}
+
+/** `ss` filter for listeners on any of the ports: ( sport = :8000 or sport = :8001 ). */
+export function ssPortFilter(ports: readonly number[]): string {
+  return `( ${ports.map((p) => `sport = :${p}`).join(' or ')} )`;
+}
+
+/** `ip -o addr show dev IF` → the addresses usable as a source towards a peer of that family. */
+export function sourceAddresses(text: string, family: 4 | 6): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /\binet(6?)\s+([0-9A-Fa-f.:]+)\/\d+.*?\bscope\s+(\S+)/.exec(line);
+    if (!m || (m[1] === '6') !== (family === 6) || m[3] !== 'global') continue;
+    if (/\b(tentative|dadfailed|deprecated)\b/.test(line)) continue;
+    out.push(m[2]!);
+  }
+  return out;
 }
 
 /** `ss -Hltnp` lines → the pid of the listener, when ss could show it. */
@@ -126,8 +159,10 @@ export function parseListenerPid(text: string): number | null {
 
 export interface CollectOptions {
   role: 'client' | 'server';
-  /** The probe's destination port (server: is something listening on it). */
-  port: number;
+  /** The probe's destination ports (server: is something listening on each). */
+  ports: number[];
+  /** Client: --bind as given (addresses, ['auto'] or []). */
+  bind?: string[];
   /** The peer's address as the client dials it. */
   peerAddress: string;
   /** Interface named by the user (validated); null: choose one. */
@@ -171,11 +206,13 @@ export async function collectHostPreflight(runner: CommandRunner, opts: CollectO
 
   let openFiles: HostPreflight['openFiles'] = { soft: null, hard: null, of: 'synprobe' };
   let listening: boolean | null = null;
+  let notListening: number[] = [];
+  const portText = opts.ports.length === 1 ? `port ${opts.ports[0]}` : `ports ${formatPorts(opts.ports)}`;
   if (opts.role === 'client') {
     // the probe runs in this process; the command inherited its limits
     openFiles = { ...parseLimits(files.get('/proc/self/limits') ?? ''), of: 'synprobe (this process)' };
   } else {
-    const ssArgv = ['ss', '-Hltnp', `sport = :${opts.port}`];
+    const ssArgv = ['ss', '-Hltnp', ssPortFilter(opts.ports)];
     let ss = await runner.run(ssArgv);
     // other users' pids need root: ask sudo when allowed
     if (opts.sudo && ss.ok && ss.stdout.trim() && parseListenerPid(ss.stdout) === null) {
@@ -183,15 +220,17 @@ export async function collectHostPreflight(runner: CommandRunner, opts: CollectO
       if (viaSudo.ok) ss = viaSudo;
     }
     if (ss.ok) {
-      listening = ss.stdout.trim().length > 0;
+      const open = parseListeningPorts(ss.stdout);
+      notListening = opts.ports.filter((p) => !open.has(p));
+      listening = notListening.length === 0;
       const pid = parseListenerPid(ss.stdout);
       if (pid !== null) {
         let lim = await readFiles(runner, [`/proc/${pid}/limits`]);
         if (lim.get(`/proc/${pid}/limits`) === null && opts.sudo) lim = await readFiles(runner, [`/proc/${pid}/limits`], { sudo: true });
         const cmd = await readFiles(runner, [`/proc/${pid}/comm`]);
-        openFiles = { ...parseLimits(lim.get(`/proc/${pid}/limits`) ?? ''), of: `the listener on port ${opts.port} (pid ${pid}, ${(cmd.get(`/proc/${pid}/comm`) ?? '?').trim()})` };
+        openFiles = { ...parseLimits(lim.get(`/proc/${pid}/limits`) ?? ''), of: `the listener on ${portText} (pid ${pid}, ${(cmd.get(`/proc/${pid}/comm`) ?? '?').trim()})` };
       } else {
-        openFiles = { soft: null, hard: null, of: `the listener on port ${opts.port}` };
+        openFiles = { soft: null, hard: null, of: `the listener on ${portText}` };
       }
     }
   }
@@ -217,6 +256,25 @@ export async function collectHostPreflight(runner: CommandRunner, opts: CollectO
     else captureInterface = { name: 'any', how: 'the peer address is not on an interface here (NAT?): all interfaces' };
   }
 
+  // the source addresses to bind
+  let sources: HostPreflight['sources'];
+  if (opts.role === 'client' && opts.bind && opts.bind.length > 0) {
+    const family = isIP(opts.peerAddress) === 6 ? 6 : 4;
+    if (opts.bind.length === 1 && opts.bind[0] === 'auto') {
+      const dev = captureInterface?.name ?? 'any';
+      const r = dev === 'any' ? null : await runner.run(['ip', '-o', 'addr', 'show', 'dev', dev]);
+      sources = { addresses: r?.ok ? sourceAddresses(r.stdout, family) : [], how: `--bind auto: the IPv${family} addresses of ${dev}`, missing: [] };
+    } else {
+      const r = await runner.run(['ip', '-o', 'addr', 'show']);
+      const here = new Set(r.ok ? [...sourceAddresses(r.stdout, 4), ...sourceAddresses(r.stdout, 6)].map(normalizeAddress) : []);
+      sources = {
+        addresses: [...opts.bind],
+        how: '--bind',
+        missing: r.ok ? opts.bind.filter((a) => !here.has(normalizeAddress(a))) : [],
+      };
+    }
+  }
+
   const ct = {
     count: parseIntOrNull(files.get('/proc/sys/net/netfilter/nf_conntrack_count')),
     max: parseIntOrNull(files.get('/proc/sys/net/netfilter/nf_conntrack_max')),
@@ -237,6 +295,8 @@ export async function collectHostPreflight(runner: CommandRunner, opts: CollectO
       opts.connectTimeoutMs,
     ),
     listening,
+    ...(opts.role === 'server' ? { notListening } : {}),
+    ...(sources ? { sources } : {}),
     captureInterface,
     findings: [],
   };
@@ -263,6 +323,53 @@ export interface EvaluateOptions {
   max: number;
   connectTimeoutMs: number;
   sudo?: boolean;
+  /** Destination ports the probe goes round (default 1). */
+  ports?: number;
+}
+
+/** One limit on how many connections a run can hold on a host. */
+export interface Capacity {
+  id: 'open-files' | 'nr-open' | 'file-max' | 'local-ports' | 'conntrack';
+  /** Connections it allows. */
+  allows: number;
+  /** What it is, with the numbers it comes from. */
+  what: string;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${fmt(n)} ${n === 1 ? one : many}`;
+}
+
+/**
+ * The limits of this host on the number of connections the probe can hold, smallest first (the
+ * first is the one that binds). Local ports: without --bind the kernel gives every destination
+ * port the whole range from one address; with --bind the probe names the ports itself, so each
+ * (source, destination port) pair gets the range too.
+ */
+export function capacities(host: HostPreflight, ports = 1): Capacity[] {
+  const out: Capacity[] = [];
+  const of = host.openFiles;
+  if (of.soft !== null && of.soft < Number.MAX_SAFE_INTEGER) {
+    out.push({ id: 'open-files', allows: Math.max(0, of.soft - FD_HEADROOM), what: `open files (ulimit -n ${fmt(of.soft)} of ${of.of}, less ${FD_HEADROOM} for synprobe itself)` });
+  }
+  if (host.role === 'client' && host.nrOpen !== null) {
+    out.push({ id: 'nr-open', allows: Math.max(0, host.nrOpen - FD_HEADROOM), what: `fs.nr_open ${fmt(host.nrOpen)}` });
+  }
+  if (host.role === 'client' && host.localPortRange) {
+    const r = host.localPortRange;
+    const sources = host.sources ? host.sources.addresses.length : 1;
+    out.push({
+      id: 'local-ports',
+      allows: r.usable * sources * ports,
+      what: `local ports (${plural(r.usable, 'port', 'ports')} in ip_local_port_range ${r.low}-${r.high}${r.reserved ? ` less ${fmt(r.reserved)} reserved` : ''}`
+        + ` × ${plural(sources, 'source address', 'source addresses')} × ${plural(ports, 'destination port', 'destination ports')})`,
+    });
+  }
+  if (host.role === 'client' && host.conntrack && host.conntrack.count > 0) {
+    const free = host.conntrack.max - host.conntrack.count - CONNTRACK_HEADROOM;
+    out.push({ id: 'conntrack', allows: Math.max(0, free), what: `the conntrack table (nf_conntrack_max ${fmt(host.conntrack.max)}, ${fmt(host.conntrack.count)} in use, ${CONNTRACK_HEADROOM} kept free)` });
+  }
+  return out.sort((a, b) => a.allows - b.allows);
 }
 
 function fmt(n: number): string {
@@ -327,20 +434,48 @@ export function evaluatePreflight(host: HostPreflight, opts: EvaluateOptions): P
       fix: `sysctl -w fs.file-max=${need * 2}` });
   }
 
+  // source addresses: each must be on this host
+  if (host.role === 'client' && host.sources) {
+    const src = host.sources;
+    if (src.addresses.length === 0) {
+      f.push({ id: 'sources', level: 'refuse', message: `${src.how}: no address to bind ${where}`,
+        fix: 'add addresses to the interface (ip addr add ADDRESS/PREFIX dev IFACE, or secondary private IPs on a cloud NIC) or name them with --bind a,b' });
+    } else if (src.missing.length > 0) {
+      f.push({ id: 'sources', level: 'refuse', message: `--bind ${src.missing.join(', ')}: not an address of this host`,
+        fix: 'list the addresses with "ip -br addr" and give only those' });
+    } else {
+      f.push({ id: 'sources', level: 'ok', message: `${plural(src.addresses.length, 'source address', 'source addresses')} ${where} (${src.how}): ${src.addresses.join(', ')}` });
+    }
+  }
+
   // local ports: one source address reaches one destination port from at most this many ports
-  if (host.role === 'client' && host.localPortRange) {
+  const ports = opts.ports ?? 1;
+  const caps = capacities(host, ports);
+  const portsCap = caps.find((c) => c.id === 'local-ports');
+  if (portsCap && host.localPortRange) {
     const r = host.localPortRange;
-    if (r.usable < max) {
+    if (portsCap.allows < max) {
+      // A warning, not a refusal: the probe runs and says where it stopped; a ceiling that is
+      // this host's port range is itself the answer some users are looking for.
       f.push({
-        id: 'local-ports', level: 'refuse',
-        message: `net.ipv4.ip_local_port_range is ${r.low}-${r.high}${r.reserved ? ` (${fmt(r.reserved)} reserved)` : ''} ${where}: only ${fmt(r.usable)} connections from one address to one port`,
-        fix: max <= MAX_USABLE_PORTS
-          ? `sysctl -w net.ipv4.ip_local_port_range="1024 65535"; or lower --max`
-          : `one source address reaches one port from at most ${fmt(MAX_USABLE_PORTS)} ports: lower --max (or use more source addresses / ports in separate runs)`,
+        id: 'local-ports', level: 'warn',
+        message: `${portsCap.what} ${where} allow ${fmt(portsCap.allows)} connections, fewer than --max ${fmt(max)}: the probe will stop there with a local-ports error (EADDRNOTAVAIL), a limit of this host, not of the path`,
+        fix: r.usable < MAX_USABLE_PORTS
+          ? `sysctl -w net.ipv4.ip_local_port_range="1024 65535"; or more source addresses (--bind a,b or --bind auto) or destination ports (--port 8000-8003); or lower --max`
+          : 'more source addresses (--bind a,b or --bind auto) or destination ports (--port 8000-8003; synprobe serve --port 8000-8003); or lower --max',
       });
     } else {
-      f.push({ id: 'local-ports', level: 'ok', message: `local ports ${r.low}-${r.high}: ${fmt(r.usable)} usable ${where}` });
+      f.push({ id: 'local-ports', level: 'ok', message: `${portsCap.what} ${where}: ${fmt(portsCap.allows)} connections` });
     }
+  }
+  if (host.role === 'client' && caps.length > 0) {
+    const first = caps[0]!;
+    f.push({
+      id: 'capacity', level: 'info',
+      message: `at most ${fmt(first.allows)} connections can be held ${where}: ${first.what} bind${caps.length > 1 ? 's' : ''} first`
+        + (caps.length > 1 ? `; then ${caps.slice(1).map((c) => `${c.what}: ${fmt(c.allows)}`).join('; ')}` : '')
+        + `; --max ${fmt(max)}`,
+    });
   }
 
   // conntrack: only in use when something counts entries
@@ -361,8 +496,10 @@ export function evaluatePreflight(host: HostPreflight, opts: EvaluateOptions): P
   }
 
   if (host.role === 'server' && host.listening === false) {
-    f.push({ id: 'listener', level: 'warn', message: 'nothing listens on the probe port on the peer: the first attempt will be refused',
-      fix: 'start the listener there first: synprobe serve --port PORT' });
+    const missing = host.notListening ?? [];
+    const which = missing.length > 0 ? `${missing.length === 1 ? 'port' : 'ports'} ${formatPorts(missing)}` : 'the probe port';
+    f.push({ id: 'listener', level: 'warn', message: `nothing listens on ${which} on the peer: the first attempt there will be refused`,
+      fix: `start the listener there first: synprobe serve --port ${missing.length > 0 ? formatPorts(missing) : 'PORT'}` });
   }
 
   // how long a failing connect takes

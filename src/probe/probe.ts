@@ -3,20 +3,42 @@
  * connection held open, stopping at the first failure, at `max`, or when the signal aborts. A
  * single worker makes the first failure unambiguous: every connection before it was
  * established and is still open, so the count held is the ceiling.
+ *
+ * Several source addresses (`binds`) and destination ports (`ports`) make (source, port) pairs;
+ * attempt k uses pair (k-1) mod pairs, still one attempt at a time. Without a source address the
+ * kernel picks the local port in connect(), and one local port serves every destination port.
+ * With one, bind() would pick a port no other socket of that address uses, whatever the
+ * destination: one source would stop at the size of the port range however many destination
+ * ports there are. So the probe names the local port itself, walking ip_local_port_range (minus
+ * ip_local_reserved_ports) for every pair; a port the kernel will not give (a listener, another
+ * connection with the same 4-tuple, a TIME_WAIT) is skipped before any SYN leaves.
  */
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 
 export interface ProbeOptions {
   host: string;
-  port: number;
+  /** One destination port (or give `ports`). */
+  port?: number;
+  /** Destination ports; attempts go round them. */
+  ports?: number[];
   max: number;
   connectTimeoutMs: number;
-  /** Local address to connect from (more source addresses, more local ports). */
+  /** One local address to connect from (or give `binds`). */
   bind?: string;
+  /** Local addresses to connect from; attempts go round (address, port) pairs. */
+  binds?: string[];
+  /**
+   * The local ports the probe names itself when it binds a source address; default: this
+   * host's ip_local_port_range minus ip_local_reserved_ports.
+   */
+  localPorts?: LocalPortRange;
   onProgress?: (p: ProbeProgress) => void;
   signal?: AbortSignal;
 }
+
+export interface LocalPortRange { low: number; high: number; reserved?: ReadonlySet<number> }
 
 export interface ProbeProgress { held: number; attempts: number; elapsedMs: number; ratePerSec: number }
 
@@ -31,6 +53,8 @@ export interface ProbeFailure {
   /** The local address and port the failing SYN was sent from, when the kernel had bound them. */
   localAddress: string | null;
   localPort: number | null;
+  /** The destination port of the failing attempt. */
+  remotePort: number;
   /** When the attempt started (ISO 8601). */
   startedAt: string;
   /** How long the attempt took until it failed. */
@@ -38,11 +62,24 @@ export interface ProbeFailure {
   kind: FailureKind;
 }
 
+/** One (source address, destination port) pair and what it got. */
+export interface ProbePair {
+  /** The bound source address; null: the kernel chose it. */
+  source: string | null;
+  port: number;
+  attempts: number;
+  established: number;
+}
+
 export interface ProbeResult {
   attempts: number;
   established: number;
   stoppedBy: 'failure' | 'max' | 'aborted';
   failure: ProbeFailure | null;
+  /** Every pair, in the order attempts go round them. */
+  pairs: ProbePair[];
+  /** Local ports the kernel would not give for a bound source (skipped before any SYN left). */
+  skippedLocalPorts: number;
   startedAt: string;
   endedAt: string;
   durationMs: number;
@@ -59,6 +96,8 @@ export interface HeldProbe {
 }
 
 const PROGRESS_INTERVAL_MS = 250;
+/** A bound source gives up after this many local ports in a row the kernel would not give. */
+const MAX_SKIPS_IN_A_ROW = 4096;
 
 /** errno name → what it means for the probe. */
 export function classifyError(code: string): FailureKind {
@@ -84,14 +123,44 @@ export function classifyError(code: string): FailureKind {
   }
 }
 
+function targetsOf(opts: ProbeOptions): { ports: number[]; binds: string[] } {
+  const ports = opts.ports ?? (opts.port !== undefined ? [opts.port] : []);
+  const binds = opts.binds ?? (opts.bind !== undefined ? [opts.bind] : []);
+  return { ports, binds };
+}
+
 function validateOptions(opts: ProbeOptions): void {
   if (typeof opts.host !== 'string' || opts.host.length === 0) throw new Error('host is required');
-  if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new Error(`invalid port ${opts.port} (1-65535)`);
+  const { ports, binds } = targetsOf(opts);
+  if (ports.length === 0) throw new Error('a destination port is required');
+  for (const port of ports) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port ${port} (1-65535)`);
+  }
+  if (new Set(ports).size !== ports.length) throw new Error('a destination port is named twice');
   if (!Number.isInteger(opts.max) || opts.max < 1) throw new Error(`max must be a positive integer, not ${opts.max}`);
   if (!Number.isFinite(opts.connectTimeoutMs) || opts.connectTimeoutMs <= 0) {
     throw new Error(`connectTimeoutMs must be positive, not ${opts.connectTimeoutMs}`);
   }
-  if (opts.bind !== undefined && net.isIP(opts.bind) === 0) throw new Error(`bind address '${opts.bind}' is not an IP address`);
+  for (const b of binds) if (net.isIP(b) === 0) throw new Error(`bind address '${b}' is not an IP address`);
+  if (new Set(binds).size !== binds.length) throw new Error('a bind address is named twice');
+  const r = opts.localPorts;
+  if (r && !(Number.isInteger(r.low) && Number.isInteger(r.high) && r.low >= 1 && r.high <= 65535 && r.low <= r.high)) {
+    throw new Error(`invalid local port range ${r.low}-${r.high}`);
+  }
+}
+
+/** This host's ip_local_port_range minus ip_local_reserved_ports (the kernel's own choice). */
+export function readLocalPortRange(): LocalPortRange {
+  const range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const reserved = new Set<number>();
+  let text = '';
+  try { text = readFileSync('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8'); } catch { /* none */ }
+  for (const part of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) continue;
+    for (let p = Number(m[1]); p <= Number(m[2] ?? m[1]); p++) reserved.add(p);
+  }
+  return { low: range[0]!, high: range[1]!, reserved };
 }
 
 async function resolveHost(host: string): Promise<string> {
@@ -103,12 +172,22 @@ async function resolveHost(host: string): Promise<string> {
 type Outcome =
   | { kind: 'established'; socket: net.Socket }
   | { kind: 'failed'; failure: ProbeFailure }
+  /** A bound source's local port the kernel would not give: no SYN left; try the next port. */
+  | { kind: 'port-busy'; code: string }
   | { kind: 'aborted' };
+
+/** Where one attempt goes. */
+interface Target {
+  port: number;
+  localAddress?: string;
+  localPort?: number;
+}
 
 /** The attempt in flight. */
 interface Attempt {
   number: number;
   socket: net.Socket;
+  target: Target;
   started: number;
   /** Date.now() at the start; made into ISO text only if the attempt fails. */
   startedWall: number;
@@ -159,34 +238,48 @@ class Connector {
       if (connector.current?.socket === this) connector.finish({ kind: 'established', socket: this });
     };
     this.onError = function onError(this: net.Socket, err: NodeJS.ErrnoException) {
-      if (connector.current?.socket !== this) return; // a held connection's later errors change nothing
+      const attempt = connector.current;
+      if (attempt?.socket !== this) return; // a held connection's later errors change nothing
+      // A local port named by the probe that the kernel refused in bind() or connect() (a
+      // listener, the same 4-tuple in use or in TIME_WAIT): nothing was sent.
+      if (attempt.target.localPort !== undefined
+        && ((err.syscall === 'bind' && err.code === 'EADDRINUSE') || (err.syscall === 'connect' && err.code === 'EADDRNOTAVAIL'))) {
+        connector.finish({ kind: 'port-busy', code: err.code });
+        return;
+      }
       // Record before failing so the port of a connection refused at once is kept when known.
       connector.recordLocal();
       connector.fail(err.code ?? 'EUNKNOWN', err.message);
     };
     this.onAbort = () => { this.finish({ kind: 'aborted' }); };
     this.timer = setTimeout(() => {
-      if (this.current === null) return;
+      const attempt = this.current;
+      if (attempt === null) return;
       this.recordLocal();
       // Destroying the socket closes it: the kernel stops retransmitting the SYN.
-      this.fail('ETIMEDOUT', `connect ETIMEDOUT ${host}:${opts.port} (no answer to the SYN within ${opts.connectTimeoutMs} ms)`);
+      this.fail('ETIMEDOUT', `connect ETIMEDOUT ${host}:${attempt.target.port} (no answer to the SYN within ${opts.connectTimeoutMs} ms)`);
     }, opts.connectTimeoutMs);
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** One attempt: resolves once it is established, has failed, or the signal aborted it. */
-  connect(number: number): Promise<Outcome> {
+  connect(number: number, target: Target): Promise<Outcome> {
     return new Promise((resolve) => {
       const socket = new net.Socket();
       socket.pause();
-      this.current = { number, socket, started: performance.now(), startedWall: Date.now(), localAddress: null, localPort: null, resolve };
+      this.current = {
+        number, socket, target, started: performance.now(), startedWall: Date.now(),
+        localAddress: target.localPort !== undefined ? target.localAddress ?? null : null,
+        localPort: target.localPort ?? null,
+        resolve,
+      };
       socket.on('connectionAttempt', this.onAttempt);
       socket.on('connect', this.onConnect);
       socket.on('error', this.onError);
       this.timer.refresh();
       // Node before 20.12 emits no 'connectionAttempt': then the next turn of the loop reads it.
       if (!HAS_CONNECTION_ATTEMPT) setImmediate(this.recordLocal);
-      socket.connect({ host: this.host, port: this.opts.port, localAddress: this.opts.bind });
+      socket.connect({ host: this.host, port: target.port, localAddress: target.localAddress, localPort: target.localPort });
       if (this.opts.signal?.aborted) this.onAbort();
     });
   }
@@ -197,14 +290,14 @@ class Connector {
     this.opts.signal?.removeEventListener('abort', this.onAbort);
   }
 
-  private fail(code: string, message: string): void {
-    const attempt = this.current;
+  fail(code: string, message: string, attempt: Attempt | null = this.current): void {
     if (attempt === null) return;
     this.finish({
       kind: 'failed',
       failure: {
         attempt: attempt.number, code, message,
         localAddress: attempt.localAddress, localPort: attempt.localPort,
+        remotePort: attempt.target.port,
         startedAt: new Date(attempt.startedWall).toISOString(),
         elapsedMs: Math.round(performance.now() - attempt.started),
         kind: classifyError(code),
@@ -215,11 +308,34 @@ class Connector {
   private finish(outcome: Outcome): void {
     const attempt = this.current;
     if (attempt === null) return;
-    this.recordLocal();
+    if (outcome.kind !== 'port-busy') this.recordLocal();
     this.current = null;
     if (outcome.kind !== 'established') attempt.socket.destroy();
     attempt.resolve(outcome);
   }
+}
+
+/** The local ports a bound source walks through, in order, for every destination port. */
+class LocalPorts {
+  private readonly ports: Uint16Array;
+  constructor(range: LocalPortRange) {
+    const list: number[] = [];
+    for (let p = range.low; p <= range.high; p++) if (!range.reserved?.has(p)) list.push(p);
+    this.ports = Uint16Array.from(list);
+  }
+  get size(): number { return this.ports.length; }
+  at(i: number): number | undefined { return i < this.ports.length ? this.ports[i] : undefined; }
+}
+
+/** A (source, port) pair's state while the probe runs. */
+interface PairState extends ProbePair {
+  /** Next position in the local port list (bound sources only). */
+  next: number;
+}
+
+function describePair(pair: ProbePair, host: string): string {
+  const dst = net.isIP(host) === 6 ? `[${host}]:${pair.port}` : `${host}:${pair.port}`;
+  return pair.source === null ? dst : `${pair.source} to ${dst}`;
 }
 
 /**
@@ -229,10 +345,17 @@ class Connector {
 export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
   validateOptions(opts);
   const host = await resolveHost(opts.host);
+  const { ports, binds } = targetsOf(opts);
+  const localPorts = binds.length > 0 ? new LocalPorts(opts.localPorts ?? readLocalPortRange()) : null;
+  const pairs: PairState[] = [];
+  for (const source of binds.length > 0 ? binds : [null]) {
+    for (const port of ports) pairs.push({ source, port, attempts: 0, established: 0, next: 0 });
+  }
   const sockets: net.Socket[] = [];
   const started = performance.now();
   const startedAt = new Date();
   let attempts = 0;
+  let skipped = 0;
   let failure: ProbeFailure | null = null;
   let stoppedBy: ProbeResult['stoppedBy'] = 'max';
   let lastProgress = 0;
@@ -252,23 +375,63 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
   };
 
   const connector = new Connector(host, opts);
-  while (sockets.length < opts.max) {
+  probing: while (sockets.length < opts.max) {
     if (opts.signal?.aborted) { stoppedBy = 'aborted'; break; }
+    const pair = pairs[attempts % pairs.length]!;
     attempts++;
-    const outcome = await connector.connect(attempts);
-    if (outcome.kind === 'established') {
-      sockets.push(outcome.socket);
-      progress(false);
-      continue;
+    pair.attempts++;
+    let outcome: Outcome;
+    let busyInARow = 0;
+    for (;;) {
+      const target: Target = { port: pair.port };
+      if (pair.source !== null) {
+        target.localAddress = pair.source;
+        const localPort = localPorts!.at(pair.next);
+        if (localPort === undefined) {
+          // Every local port of the range is in use from this source to this port.
+          const message = `no free local port from ${describePair(pair, host)}: the ${localPorts!.size} ports of ip_local_port_range are all in use or refused`;
+          outcome = {
+            kind: 'failed',
+            failure: {
+              attempt: attempts, code: 'EADDRNOTAVAIL', message, localAddress: pair.source, localPort: null, remotePort: pair.port,
+              startedAt: new Date().toISOString(), elapsedMs: 0, kind: 'local-limit',
+            },
+          };
+          break;
+        }
+        pair.next++;
+        target.localPort = localPort;
+      }
+      outcome = await connector.connect(attempts, target);
+      if (outcome.kind !== 'port-busy') break;
+      skipped++;
+      if (++busyInARow >= MAX_SKIPS_IN_A_ROW) {
+        const message = `${busyInARow} local ports in a row refused from ${describePair(pair, host)} (${outcome.code}): the ports are taken by other sockets`;
+        outcome = {
+          kind: 'failed',
+          failure: {
+            attempt: attempts, code: outcome.code, message, localAddress: pair.source, localPort: null, remotePort: pair.port,
+            startedAt: new Date().toISOString(), elapsedMs: 0, kind: 'local-limit',
+          },
+        };
+        break;
+      }
     }
-    if (outcome.kind === 'aborted') {
-      // The attempt in flight still counts: its SYN may have left.
-      stoppedBy = 'aborted';
-      break;
+    switch (outcome.kind) {
+      case 'established':
+        sockets.push(outcome.socket);
+        pair.established++;
+        progress(false);
+        continue;
+      case 'aborted':
+        // The attempt in flight still counts: its SYN may have left.
+        stoppedBy = 'aborted';
+        break probing;
+      case 'failed':
+        failure = outcome.failure;
+        stoppedBy = 'failure';
+        break probing;
     }
-    failure = outcome.failure;
-    stoppedBy = 'failure';
-    break;
   }
   connector.dispose();
   progress(true);
@@ -279,6 +442,8 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
     established: sockets.length,
     stoppedBy,
     failure,
+    pairs: pairs.map(({ source, port, attempts: a, established }) => ({ source, port, attempts: a, established })),
+    skippedLocalPorts: skipped,
     startedAt: startedAt.toISOString(),
     endedAt: new Date(startedAt.getTime() + durationMs).toISOString(),
     durationMs: Math.round(durationMs),

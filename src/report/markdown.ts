@@ -3,7 +3,8 @@ import { basename } from 'node:path';
 import type { AnalysisResult } from '../analyze/types.js';
 import { renderMarkdownTable } from './grid.js';
 import { pickLadderAttempt, renderLadder } from './ladder.js';
-import { ATTEMPT_HEAD, attemptRow, captureColumns, notEstablished, summaryRows } from './text.js';
+import { ATTEMPT_HEAD, PAIR_HEAD, attemptRow, captureColumns, notEstablished, pairRows, summaryRows } from './text.js';
+import { describePorts, formatPorts } from '../ports.js';
 import { offsetNote, ROW_LIMIT } from './common.js';
 
 export interface MarkdownExtras {
@@ -21,18 +22,20 @@ function fence(text: string): string {
 
 export function defaultReproduce(r: AnalysisResult): string[] {
   const files = r.captures.map((c) => basename(c.file)).join(' ');
-  return [`synprobe analyze ${files} --port ${r.summary.port}${r.summary.peer ? ` --peer ${r.summary.peer}` : ''} --format markdown`];
+  return [`synprobe analyze ${files} --port ${formatPorts(r.summary.ports ?? [r.summary.port])}${r.summary.peer ? ` --peer ${r.summary.peer}` : ''} --format markdown`];
 }
 
 export function renderMarkdown(r: AnalysisResult, extras: MarkdownExtras = {}): string {
   const hasServer = r.captures.length > 1;
   const out: string[] = [
-    `## synprobe ${r.tool.version}: TCP connection attempts to port ${r.summary.port}`,
+    `## synprobe ${r.tool.version}: TCP connection attempts to ${describePorts(r.summary.ports ?? [r.summary.port])}`,
     '',
     `**Verdict.** ${r.summary.sentence}`,
     '',
     renderMarkdownTable(['', ''], summaryRows(r.summary, hasServer)),
   ];
+  const pairs = pairRows(r.summary);
+  if (pairs.length > 0) out.push('', `### Per (source address, destination port) pair (${pairs.length})`, '', renderMarkdownTable(PAIR_HEAD, pairs));
   if (extras.image) out.push('', `![synprobe evidence](${extras.image})`);
   const ladder = pickLadderAttempt(r.attempts, r.summary.firstFailedAttempt);
   if (ladder) {

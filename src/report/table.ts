@@ -2,12 +2,14 @@
 import type { AnalysisResult } from '../analyze/types.js';
 import { renderBox, renderColumns, renderKeyValues } from './grid.js';
 import { pickLadderAttempt, renderLadder } from './ladder.js';
-import { ATTEMPT_HEAD, attemptRow, captureColumns, notEstablished, summaryRows } from './text.js';
+import { ATTEMPT_HEAD, PAIR_HEAD, attemptRow, captureColumns, notEstablished, pairRows, summaryRows } from './text.js';
 import { offsetNote, ROW_LIMIT } from './common.js';
 
 export function renderTable(r: AnalysisResult): string {
   const hasServer = r.captures.length > 1;
   const out: string[] = [r.summary.sentence, '', renderKeyValues(summaryRows(r.summary, hasServer))];
+  const pairs = pairRows(r.summary);
+  if (pairs.length > 0) out.push('', `Per (source address, destination port) pair (${pairs.length}):`, renderBox(PAIR_HEAD, pairs));
   const ladder = pickLadderAttempt(r.attempts, r.summary.firstFailedAttempt);
   if (ladder) out.push('', renderLadder(ladder, hasServer, offsetNote(r)));
   const failed = notEstablished(r.attempts);

@@ -1,5 +1,6 @@
 /** Small formatting helpers shared by every report format. */
 import type { Attempt, CaptureFacts, FourTuple, Summary, Verdict } from '../analyze/types.js';
+import { describePorts } from '../ports.js';
 
 export function endpoint(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
@@ -38,7 +39,7 @@ export function verdictCounts(s: Summary): string {
 
 export function summaryRows(s: Summary, hasServer: boolean): Array<[string, string]> {
   const rows: Array<[string, string]> = [
-    ['Attempts', `${formatCount(s.attempts)} to port ${s.port}${s.portChosen === 'most-syns' ? ' (the port with the most SYNs; --port to choose)' : ''}`],
+    ['Attempts', `${formatCount(s.attempts)} to ${describePorts(s.ports ?? [s.port])}${s.portChosen === 'most-syns' ? ' (the port with the most SYNs; --port to choose)' : ''}`],
     ['Established', formatCount(s.established)],
     ['Ceiling', s.ceiling === null ? 'none: no attempt failed' : `${formatCount(s.ceiling)} connections open when attempt ${formatCount(s.firstFailedAttempt)} was sent`],
     ['Verdicts', verdictCounts(s)],
@@ -52,6 +53,19 @@ export function summaryRows(s: Summary, hasServer: boolean): Array<[string, stri
       : 'no common span']);
   }
   return rows;
+}
+
+export const PAIR_HEAD = ['source', 'port', 'attempts', 'established', 'open at the first failure'];
+
+/** One row per (client source address, destination port) pair; [] with a single pair. */
+export function pairRows(s: Summary): string[][] {
+  return (s.pairs ?? []).map((p) => [
+    p.source,
+    String(p.port),
+    formatCount(p.attempts),
+    formatCount(p.established),
+    p.ceiling === null ? '—' : `${formatCount(p.ceiling)}${p.failedHere ? ' (the first failure was here)' : ''}`,
+  ]);
 }
 
 export function decodeProblems(c: CaptureFacts): string {

@@ -15,8 +15,9 @@ import { exitStatusFor, renderReport, type Format } from '../report/index.js';
 import { writePictures } from '../report/picture/index.js';
 import { runProbe, type HeldProbe, type ProbeProgress } from '../probe/probe.js';
 import { readVersion } from '../version.js';
+import { describePorts, formatPorts } from '../ports.js';
 import { createLocalRunner, type CommandRunner } from '../preflight/runner.js';
-import { checkSudo, collectHostPreflight, evaluatePreflight, PreflightRefusedError, refusals } from '../preflight/checks.js';
+import { capacities, checkSudo, collectHostPreflight, evaluatePreflight, PreflightRefusedError, refusals } from '../preflight/checks.js';
 import { diffSnapshots, KEY_COUNTERS, takeSnapshot } from '../counters/snapshot.js';
 import {
   DEFAULT_SNAPLEN,
@@ -237,6 +238,10 @@ export function runFactsSections(facts: RunFacts): Array<{ title: string; body: 
     run.push(`- probe: ${fmt(p.attempts)} attempts, ${fmt(p.established)} established and held, stopped by ${p.stoppedBy}`
       + (p.failure ? ` — attempt ${fmt(p.failure.attempt)} failed after ${(p.failure.elapsedMs / 1000).toFixed(1)} s: ${p.failure.code} (${p.failure.kind})` : '')
       + `; ${p.ratePerSec.toFixed(0)} connections/s`);
+    if (p.pairs && p.pairs.length > 1) {
+      run.push(`- pairs (source → destination port: held of attempts): ${p.pairs.map((x) => `${x.source ?? 'kernel-chosen'} → ${x.port}: ${fmt(x.established)} of ${fmt(x.attempts)}`).join('; ')}`);
+    }
+    if (p.skippedLocalPorts) run.push(`- ${fmt(p.skippedLocalPorts)} local ports skipped (taken by other sockets; no SYN sent)`);
   }
   for (const pr of facts.problems) run.push(`- problem (${pr.phase}): ${pr.message}${pr.fix ? ` — ${pr.fix}` : ''}`);
   sections.push({ title: 'Run', body: run.join('\n') });
@@ -291,12 +296,14 @@ const SOFT_PROBLEMS = new Set(['kernel-drops']);
 export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): Promise<CaptureOutcome> {
   // validate again: the library can be called without the CLI
   const peer = validateHost(options.peer);
-  const port = validatePort(options.port);
+  if (!Array.isArray(options.ports) || options.ports.length === 0) throw new UsageError('--port needs at least one port');
+  const ports = options.ports.map((p) => validatePort(p));
   const sshTarget = options.remote ? validateSshTarget(options.ssh ?? peer) : null;
   if (options.interface) validateInterfaceName(options.interface);
   if (options.remoteInterface) validateInterfaceName(options.remoteInterface, '--remote-interface');
   if (!Number.isInteger(options.max) || options.max < 1) throw new UsageError('--max must be a whole number of at least 1');
-  if (options.bind !== null && isIP(options.bind) === 0) throw new UsageError('--bind must be an IP address');
+  const bindAuto = options.bind.length === 1 && options.bind[0] === 'auto';
+  if (!bindAuto) for (const b of options.bind) if (isIP(b) === 0) throw new UsageError(`--bind must be IP addresses or auto, not '${b}'`);
   const snapLen = options.snapLen ?? DEFAULT_SNAPLEN;
 
   const outDir = await prepareOutDir(options.out, options.cwd);
@@ -314,7 +321,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
     tool: { name: 'synprobe', version: readVersion() },
     command: options.command,
     options: {
-      peer, peerAddress: null, port, ssh: sshTarget, sshOptions: options.sshOptions,
+      peer, peerAddress: null, ports, ssh: sshTarget, sshOptions: options.sshOptions,
       interface: options.interface, remoteInterface: options.remoteInterface, sudo: options.sudo,
       max: options.max, connectTimeoutMs: options.connectTimeoutMs, holdMs: options.holdMs,
       bind: options.bind, remote: options.remote, out: outDir,
@@ -380,6 +387,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
   let peerAddress: string | null = null;
   let mainError: string | null = null;
   const localRunner: CommandRunner = createLocalRunner();
+  const clientPre = () => facts.client.preflight!;
 
   const stopCaptures = async (): Promise<void> => {
     const [l, r] = await Promise.all([
@@ -418,8 +426,9 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
         problem('ssh-lost', `the ssh connection to ${sshTarget} closed during the run${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`);
         stopRun.abort();
       });
-      if (ctl.connection && ctl.connection.portB === port) {
-        log(`warning: the probe port ${port} is the peer's ssh port: the ssh session is excluded from both captures by its 4-tuple`);
+      const sshPort = ctl.connection?.portB;
+      if (sshPort !== undefined && ports.includes(sshPort)) {
+        log(`warning: the probe port ${sshPort} is the peer's ssh port: the ssh session is excluded from both captures by its 4-tuple`);
       }
     }
     checkInterrupted();
@@ -427,19 +436,19 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
     // -- preflight
     phase('preflight');
     log('preflight ...');
-    const evalOpts = { max: options.max, connectTimeoutMs: options.connectTimeoutMs, sudo: options.sudo };
-    const clientPre = await collectHostPreflight(localRunner, {
-      role: 'client', port, peerAddress, interface: options.interface, connectTimeoutMs: options.connectTimeoutMs,
+    const evalOpts = { max: options.max, connectTimeoutMs: options.connectTimeoutMs, sudo: options.sudo, ports: ports.length };
+    const clientPreflight = await collectHostPreflight(localRunner, {
+      role: 'client', ports, bind: options.bind, peerAddress, interface: options.interface, connectTimeoutMs: options.connectTimeoutMs,
     });
-    clientPre.findings = evaluatePreflight(clientPre, evalOpts);
-    facts.client.preflight = clientPre;
-    facts.versions.kernelClient = clientPre.kernel;
-    facts.versions.tcpdumpClient = clientPre.tcpdump.version;
-    clientIface = clientPre.captureInterface?.name ?? 'any';
+    clientPreflight.findings = evaluatePreflight(clientPreflight, evalOpts);
+    facts.client.preflight = clientPreflight;
+    facts.versions.kernelClient = clientPreflight.kernel;
+    facts.versions.tcpdumpClient = clientPreflight.tcpdump.version;
+    clientIface = clientPreflight.captureInterface?.name ?? 'any';
     facts.client.interface = clientIface;
     if (ctl && facts.server) {
       const serverPre = await collectHostPreflight(ctl.runner, {
-        role: 'server', port, peerAddress, interface: options.remoteInterface, connectTimeoutMs: options.connectTimeoutMs,
+        role: 'server', ports, peerAddress, interface: options.remoteInterface, connectTimeoutMs: options.connectTimeoutMs,
         sshServerAddress: ctl.connection?.addrB ?? null, sudo: options.sudo,
       });
       serverPre.findings = evaluatePreflight(serverPre, evalOpts);
@@ -452,7 +461,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
     }
     for (const host of [facts.client, facts.server]) {
       for (const f of host?.preflight?.findings ?? []) {
-        if (f.level === 'warn' || f.level === 'refuse' || f.id === 'syn-timing') log(`  ${host!.role}: ${findingLine(f)}`);
+        if (f.level === 'warn' || f.level === 'refuse' || f.id === 'syn-timing' || f.id === 'capacity' || f.id === 'sources') log(`  ${host!.role}: ${findingLine(f)}`);
       }
     }
     const refused = [...refusals(facts.client.preflight?.findings ?? []), ...refusals(facts.server?.preflight?.findings ?? [])];
@@ -466,7 +475,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
 
     // -- captures
     phase('capture-start');
-    const clientFilter = buildClientFilter(peerAddress, port, ctl?.connection ?? null);
+    const clientFilter = buildClientFilter(peerAddress, ports, ctl?.connection ?? null);
     local = await startLocalCapture({ interface: clientIface, filter: clientFilter, file: files.clientPcap, snapLen });
     facts.files.clientPcap = 'client.pcap';
     facts.client.capture = captureFacts('client.pcap', clientIface, clientFilter, snapLen, local.argv, local.startedAtNs, 'own', null);
@@ -478,7 +487,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
       stopRun.abort();
     });
     if (ctl && facts.server) {
-      const serverFilter = buildServerFilter(port);
+      const serverFilter = buildServerFilter(ports);
       remote = await startRemoteCapture(ctl, {
         interface: serverIface ?? 'any', filter: serverFilter, file: files.serverPcap, snapLen, sudo: options.sudo,
       });
@@ -496,27 +505,38 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
 
     // -- probe
     phase('probing');
-    log(`probing ${peerAddress}:${port}: one connection at a time, each held, up to ${fmt(options.max)}, stop at the first failure (connect timeout ${options.connectTimeoutMs / 1000} s) ...`);
+    const sources = facts.client.preflight?.sources?.addresses ?? [];
+    const pairCount = Math.max(1, sources.length) * ports.length;
+    log(`probing ${peerAddress} ${describePorts(ports)}${sources.length ? ` from ${sources.join(', ')}` : ''}: one connection at a time`
+      + `${pairCount > 1 ? ` going round ${pairCount} (source, port) pairs` : ''}, each held, up to ${fmt(options.max)}, stop at the first failure (connect timeout ${options.connectTimeoutMs / 1000} s) ...`);
     probe = await runProbe({
       host: peerAddress,
-      port,
+      ports,
       max: options.max,
       connectTimeoutMs: options.connectTimeoutMs,
-      ...(options.bind ? { bind: options.bind } : {}),
+      ...(sources.length ? { binds: sources } : {}),
       ...(hooks.progress ? { onProgress: hooks.progress } : {}),
       signal: stopRun.signal,
     });
     const result = probe.result;
-    facts.probe = { ...result, failure: result.failure ? { ...result.failure } : null };
+    facts.probe = { ...result, failure: result.failure ? { ...result.failure } : null, pairs: result.pairs.map((p) => ({ ...p })) };
     if (result.failure) {
       const f = result.failure;
       log(`attempt ${fmt(f.attempt)} failed after ${(f.elapsedMs / 1000).toFixed(1)} s: ${f.code} (${f.kind}); ${fmt(result.established)} connections held`);
       if (f.kind === 'refused' && result.established === 0) {
-        problem('peer-not-listening', `the peer refused the first connection: nothing listens on ${peerAddress}:${port}`, `start the listener there first: synprobe serve --port ${port}`);
+        problem('peer-not-listening', `the peer refused the first connection: nothing listens on ${peerAddress} port ${f.remotePort}`, `start the listener there first: synprobe serve --port ${formatPorts(ports)}`);
       } else if (f.kind === 'unreachable') {
         problem('peer-unreachable', `the peer is unreachable from here (${f.code}: ${f.message})`, 'check the address and the routes (ip route get ADDRESS)');
       } else if (f.kind === 'local-limit') {
-        problem('local-limit', `a limit on this host stopped the probe (${f.code}: ${f.message}), not the network`, 'see the preflight findings; raise the limit or lower --max');
+        const portsCap = capacities(clientPre(), ports.length).find((c) => c.id === 'local-ports');
+        const portsRanOut = (f.code === 'EADDRNOTAVAIL' || f.code === 'EADDRINUSE') && portsCap !== undefined;
+        problem('local-limit',
+          portsRanOut
+            ? `this host ran out of local ports after ${fmt(result.established)} connections (${f.code}: ${f.message}): ${portsCap!.what} allow ${fmt(portsCap!.allows)}; a limit of this host, not of the network`
+            : `a limit on this host stopped the probe (${f.code}: ${f.message}), not the network`,
+          portsRanOut
+            ? 'more source addresses (--bind a,b or --bind auto), more destination ports (--port 8000-8003), or a wider net.ipv4.ip_local_port_range'
+            : 'see the preflight findings; raise the limit or lower --max');
       }
     } else {
       log(`${fmt(result.established)} connections established and held (${result.stoppedBy === 'max' ? `--max ${fmt(options.max)} reached` : 'probe stopped early'})`);
@@ -605,14 +625,14 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
       analysis = await analyzeCaptures({
         clientFile: files.clientPcap,
         serverFile: serverBytes > 0 ? files.serverPcap : null,
-        port,
+        ports,
         peer: peerAddress,
         run: facts,
       });
       const sections = runFactsSections(facts);
       const reproduce = [
         options.command.join(' '),
-        `synprobe analyze client.pcap${serverBytes > 0 ? ' server.pcap' : ''} --port ${port} --peer ${peerAddress} --run run.json --format markdown`,
+        `synprobe analyze client.pcap${serverBytes > 0 ? ' server.pcap' : ''} --port ${formatPorts(ports)} --peer ${peerAddress} --run run.json --format markdown`,
       ];
       // The picture first, so report.md can refer to it; a picture that fails costs only itself.
       let image: string | null = null;

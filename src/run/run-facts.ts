@@ -113,8 +113,15 @@ export interface HostPreflight {
   localPortRange: { low: number; high: number; reserved: number; usable: number } | null;
   conntrack: { count: number; max: number } | null;
   timing: KernelTiming;
-  /** Server only: is something listening on the probe port (null when it cannot be told). */
+  /** Server only: is something listening on every probe port (null when it cannot be told). */
   listening: boolean | null;
+  /** Server only: the probe ports nothing listens on (empty when all are, or when it cannot be told). */
+  notListening?: number[];
+  /**
+   * Client only: the source addresses the probe binds (--bind, with auto resolved to the
+   * addresses of the capture interface); empty: the kernel chooses. `missing`: given but not on this host.
+   */
+  sources?: { addresses: string[]; how: string; missing: string[] };
   /** The interface tcpdump will use, and how it was chosen. */
   captureInterface: { name: string; how: string } | null;
   findings: PreflightFinding[];
@@ -167,6 +174,7 @@ export interface ProbeFacts {
     message: string;
     localAddress: string | null;
     localPort: number | null;
+    remotePort?: number;
     startedAt: string | number | null;
     elapsedMs: number;
     kind: string;
@@ -175,13 +183,17 @@ export interface ProbeFacts {
   endedAt: string | number | null;
   durationMs: number;
   ratePerSec: number;
+  /** Every (source address, destination port) pair: attempts and connections held. */
+  pairs?: Array<{ source: string | null; port: number; attempts: number; established: number }>;
+  skippedLocalPorts?: number;
 }
 
 /** The capture options recorded in run.json as given (CaptureOptions adds how to run and report). */
 export interface RecordedOptions {
   /** IP address or host name (validated). */
   peer: string;
-  port: number;
+  /** Destination ports (--port 8000-8003): attempts go round them. */
+  ports: number[];
   /** ssh target `[user@]host`; default: the peer. */
   ssh: string | null;
   /** --ssh-option values. */
@@ -192,7 +204,8 @@ export interface RecordedOptions {
   max: number;
   connectTimeoutMs: number;
   holdMs: number;
-  bind: string | null;
+  /** --bind as given: source addresses, ['auto'] (every address of the interface), or [] (the kernel chooses). */
+  bind: string[];
   /** false with --no-remote. */
   remote: boolean;
 }

@@ -11,6 +11,7 @@ import { execa, type Options } from 'execa';
 import { readFileSync } from 'node:fs';
 import { access, constants as fsConstantsP, open, readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { portRuns } from '../ports.js';
 import { basename, delimiter, join } from 'node:path';
 import { UsageError } from '../cli/io.js';
 import {
@@ -63,20 +64,29 @@ function exclusionClause(ex: Excluded4Tuple | null | undefined): string {
     + ` and host ${filterAddress(ex.addrB)} and port ${validatePort(ex.portB, 'ssh port')})`;
 }
 
-/** The client side sees the probe's packets to and from peer:port. */
-export function buildClientFilter(peerAddress: string, port: number, exclude?: Excluded4Tuple | null): string {
+/**
+ * A pcap-filter term for one or more ports, from validated numbers only: "port 8000",
+ * "portrange 8000-8003", "(port 8000 or portrange 9000-9001)". `dir` is 'dst ' or 'src '.
+ */
+export function portTerm(ports: number | readonly number[], dir: 'dst ' | 'src '): string {
+  const list = typeof ports === 'number' ? [ports] : ports;
+  if (list.length === 0) throw new UsageError('no port given');
+  const terms = portRuns(list.map((p) => validatePort(p))).map(([a, b]) => (a === b ? `${dir}port ${a}` : `${dir}portrange ${a}-${b}`));
+  return terms.length === 1 ? terms[0]! : `(${terms.join(' or ')})`;
+}
+
+/** The client side sees the probe's packets to and from peer:ports. */
+export function buildClientFilter(peerAddress: string, ports: number | readonly number[], exclude?: Excluded4Tuple | null): string {
   const a = filterAddress(peerAddress);
-  const p = validatePort(port);
-  return `tcp and ((dst host ${a} and dst port ${p}) or (src host ${a} and src port ${p}))${exclusionClause(exclude)}`;
+  return `tcp and ((dst host ${a} and ${portTerm(ports, 'dst ')}) or (src host ${a} and ${portTerm(ports, 'src ')}))${exclusionClause(exclude)}`;
 }
 
 /**
- * The server side filters on the port only: behind NAT the server sees other addresses than the
+ * The server side filters on the ports only: behind NAT the server sees other addresses than the
  * client used, and on clouds the peer's own address differs from the one the client dials.
  */
-export function buildServerFilter(port: number): string {
-  const p = validatePort(port);
-  return `tcp and (dst port ${p} or src port ${p})`;
+export function buildServerFilter(ports: number | readonly number[]): string {
+  return `tcp and (${portTerm(ports, 'dst ')} or ${portTerm(ports, 'src ')})`;
 }
 
 /**

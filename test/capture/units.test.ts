@@ -12,7 +12,7 @@ import {
   validateHost, validateSshOption, validateSshTarget,
 } from '../../src/tcpdump/remote.js';
 import {
-  checkSudo, evaluatePreflight, interfaceHolding, kernelTiming, parseLimits, parseListenerPid, parsePortRange, parseRouteDev, synSchedule,
+  capacities, checkSudo, evaluatePreflight, parseListeningPorts, sourceAddresses, ssPortFilter, interfaceHolding, kernelTiming, parseLimits, parseListenerPid, parsePortRange, parseRouteDev, synSchedule,
 } from '../../src/preflight/checks.js';
 import {
   diffSnapshots, keepEthtoolCounter, parseConntrackStats, parseEthtoolStats, parseProcNetstat, parseSnmp6,
@@ -90,12 +90,16 @@ describe('capture filters', () => {
   });
   it('server: the port only (NAT and cloud addresses differ)', () => {
     expect(buildServerFilter(8000)).toBe('tcp and (dst port 8000 or src port 8000)');
+    expect(buildServerFilter([8000, 8001, 8002, 8003])).toBe('tcp and (dst portrange 8000-8003 or src portrange 8000-8003)');
+    expect(buildClientFilter('10.0.0.5', [8000, 9000, 8001])).toBe('tcp and ((dst host 10.0.0.5 and (dst portrange 8000-8001 or dst port 9000)) or (src host 10.0.0.5 and (src portrange 8000-8001 or src port 9000)))');
   });
   it('accept only addresses and ports, never text', () => {
     for (const bad of INJECTIONS) expect(() => buildClientFilter(bad, 8000)).toThrow(UsageError);
     expect(() => buildServerFilter(0)).toThrow(UsageError);
     expect(() => buildServerFilter(65536)).toThrow(UsageError);
     expect(() => buildServerFilter(1.5)).toThrow(UsageError);
+    expect(() => buildServerFilter([8000, 0])).toThrow(UsageError);
+    expect(() => buildServerFilter([])).toThrow(UsageError);
   });
 });
 
@@ -228,10 +232,52 @@ describe('preflight', () => {
     expect(r.fix).toContain('ulimit -n 20064');
     expect(f.find((x) => x.id === 'local-ports')!.level).toBe('ok');
   });
-  it('refuses a --max above the local port range, with the sysctl to run', () => {
+  it('warns (does not refuse) when local ports allow fewer than --max, and names the limit that binds first', () => {
     const f = evaluatePreflight(host({ openFiles: { soft: 100_000, hard: 100_000, of: 'x' } }), { max: 60_000, connectTimeoutMs: 15_000 });
-    expect(f.filter((x) => x.level === 'refuse').map((x) => x.id)).toEqual(['local-ports']);
-    expect(f.find((x) => x.id === 'local-ports')!.fix).toContain('ip_local_port_range="1024 65535"');
+    expect(f.filter((x) => x.level === 'refuse')).toEqual([]);
+    const ports = f.find((x) => x.id === 'local-ports')!;
+    expect(ports.level).toBe('warn');
+    expect(ports.message).toMatch(/28,232 ports in ip_local_port_range 32768-60999 × 1 source address × 1 destination port\) on this host allow 28,232 connections, fewer than --max 60,000/);
+    expect(ports.message).toMatch(/local-ports error \(EADDRNOTAVAIL\), a limit of this host, not of the path/);
+    expect(ports.fix).toContain('ip_local_port_range="1024 65535"');
+    expect(ports.fix).toContain('--bind');
+    expect(f.find((x) => x.id === 'capacity')!.message).toMatch(/^at most 28,232 connections can be held on this host: local ports .* binds first; then open files .*: 99,936/);
+  });
+  it('multiplies the local port range by source addresses and destination ports', () => {
+    const range = { low: 40000, high: 40099, reserved: 0, usable: 100 };
+    const base = { openFiles: { soft: 19_000, hard: 20_000, of: 'x' }, localPortRange: range };
+    const one = capacities(host(base), 1);
+    expect(one[0]).toMatchObject({ id: 'local-ports', allows: 100 });
+    expect(capacities(host(base), 2)[0]).toMatchObject({ id: 'local-ports', allows: 200 });
+    const two = host({ ...base, sources: { addresses: ['10.0.0.5', '10.0.0.6'], how: '--bind', missing: [] } });
+    expect(capacities(two, 1)[0]).toMatchObject({ id: 'local-ports', allows: 200 });
+    expect(capacities(two, 4)[0]).toMatchObject({ id: 'local-ports', allows: 800 });
+    expect(capacities(two, 4)[0]!.what).toBe('local ports (100 ports in ip_local_port_range 40000-40099 × 2 source addresses × 4 destination ports)');
+    // with 200 ports x 100 sources the open-files limit binds first
+    const wide = host({ ...base, localPortRange: { low: 1024, high: 65535, reserved: 0, usable: 64512 } });
+    expect(capacities(wide, 1)[0]).toMatchObject({ id: 'open-files', allows: 19_000 - 64 });
+    const f = evaluatePreflight(two, { max: 150, connectTimeoutMs: 4000, ports: 1 });
+    expect(f.find((x) => x.id === 'local-ports')!.level).toBe('ok');
+    expect(f.find((x) => x.id === 'sources')!).toMatchObject({ level: 'ok', message: expect.stringContaining('10.0.0.5, 10.0.0.6') });
+  });
+  it('refuses --bind addresses that are not on this host, and --bind auto without an address', () => {
+    const missing = evaluatePreflight(host({ openFiles: { soft: 100_000, hard: 100_000, of: 'x' }, sources: { addresses: ['10.0.0.5', '10.9.9.9'], how: '--bind', missing: ['10.9.9.9'] } }), { max: 10, connectTimeoutMs: 4000 });
+    expect(missing.find((x) => x.id === 'sources')).toMatchObject({ level: 'refuse', message: '--bind 10.9.9.9: not an address of this host' });
+    const none = evaluatePreflight(host({ openFiles: { soft: 100_000, hard: 100_000, of: 'x' }, sources: { addresses: [], how: '--bind auto: the IPv4 addresses of eth0', missing: [] } }), { max: 10, connectTimeoutMs: 4000 });
+    expect(none.find((x) => x.id === 'sources')).toMatchObject({ level: 'refuse' });
+  });
+  it('reads source addresses, listening ports and builds the ss filter', () => {
+    const addr = [
+      '2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\\       valid_lft forever preferred_lft forever',
+      '2: eth0    inet 10.0.0.6/24 brd 10.0.0.255 scope global secondary eth0\\       valid_lft forever preferred_lft forever',
+      '2: eth0    inet6 2001:db8::5/64 scope global \\       valid_lft forever preferred_lft forever',
+      '2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever preferred_lft forever',
+      '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever',
+    ].join('\n');
+    expect(sourceAddresses(addr, 4)).toEqual(['10.0.0.5', '10.0.0.6']);
+    expect(sourceAddresses(addr, 6)).toEqual(['2001:db8::5']);
+    expect(parseListeningPorts('LISTEN 0 511 0.0.0.0:8000 0.0.0.0:*\nLISTEN 0 511 [::]:8002 [::]:* users:(("node",pid=1,fd=3))\n')).toEqual(new Set([8000, 8002]));
+    expect(ssPortFilter([8000, 8001])).toBe('( sport = :8000 or sport = :8001 )');
   });
   it('refuses when fs.nr_open caps the hard limit, and a full-ish conntrack table on this host', () => {
     const f = evaluatePreflight(host({ openFiles: { soft: 1024, hard: 1024, of: 'x' }, nrOpen: 10_000, conntrack: { count: 100, max: 5000 } }), { max: 9_999, connectTimeoutMs: 15_000 });

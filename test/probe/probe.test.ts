@@ -98,11 +98,77 @@ describe('runProbe on loopback', () => {
     expect(probe.held()).toBe(probe.result.established);
   });
 
+  /** A run of `n` free loopback ports from a random base (for naming local ports in tests). */
+  async function freeRange(n: number): Promise<{ low: number; high: number }> {
+    for (;;) {
+      const low = 20000 + Math.floor(Math.random() * 10000);
+      const probes = await Promise.all(Array.from({ length: n }, (_, i) => new Promise<boolean>((r) => {
+        const s = net.createServer();
+        s.once('error', () => r(false));
+        s.listen(low + i, '127.0.0.1', () => s.close(() => r(true)));
+      })));
+      if (probes.every(Boolean)) return { low, high: low + n - 1 };
+    }
+  }
+
+  it('goes round every (source, port) pair and names its own local ports: 2 sources x 2 ports x 10 local ports = 40', async () => {
+    server = await startServer({ port: 0, bind: '127.0.0.1' });
+    const second = await startServer({ port: 0, bind: '0.0.0.0' });
+    try {
+      const ports = [server.ports[0]!, second.ports[0]!];
+      const localPorts = await freeRange(10);
+      probe = await runProbe({ host: '127.0.0.1', ports, binds: ['127.0.0.1', '127.0.0.2'], localPorts, max: 1000, connectTimeoutMs: 5000 });
+      const r = probe.result;
+      expect(r).toMatchObject({ established: 40, attempts: 41, stoppedBy: 'failure', skippedLocalPorts: 0 });
+      expect(r.failure).toMatchObject({ attempt: 41, code: 'EADDRNOTAVAIL', kind: 'local-limit', localAddress: '127.0.0.1', remotePort: ports[0] });
+      expect(r.failure!.message).toMatch(/no free local port from 127\.0\.0\.1 to 127\.0\.0\.1:\d+: the 10 ports of ip_local_port_range/);
+      expect(r.pairs).toEqual([
+        { source: '127.0.0.1', port: ports[0], attempts: 11, established: 10 },
+        { source: '127.0.0.1', port: ports[1], attempts: 10, established: 10 },
+        { source: '127.0.0.2', port: ports[0], attempts: 10, established: 10 },
+        { source: '127.0.0.2', port: ports[1], attempts: 10, established: 10 },
+      ]);
+      expect(probe.held()).toBe(40);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('skips a local port the kernel will not give (a listener holds it) before any SYN leaves', async () => {
+    server = await startServer({ port: 0, bind: '127.0.0.1' });
+    const localPorts = await freeRange(5);
+    const squatter = net.createServer();
+    await new Promise<void>((r) => squatter.listen(localPorts.low + 2, '127.0.0.1', () => r()));
+    try {
+      probe = await runProbe({ host: '127.0.0.1', port: server.ports[0]!, binds: ['127.0.0.1'], localPorts, max: 100, connectTimeoutMs: 5000 });
+      expect(probe.result).toMatchObject({ established: 4, attempts: 5, skippedLocalPorts: 1, stoppedBy: 'failure' });
+      expect(probe.result.failure).toMatchObject({ code: 'EADDRNOTAVAIL', kind: 'local-limit' });
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+  });
+
+  it('without a source address the kernel gives each destination port the whole range', async () => {
+    server = await startServer({ port: 0, bind: '127.0.0.1' });
+    const second = await startServer({ port: 0, bind: '127.0.0.1' });
+    try {
+      probe = await runProbe({ host: '127.0.0.1', ports: [server.ports[0]!, second.ports[0]!], max: 30, connectTimeoutMs: 5000 });
+      expect(probe.result).toMatchObject({ established: 30, stoppedBy: 'max' });
+      expect(probe.result.pairs.map((p) => [p.source, p.established])).toEqual([[null, 15], [null, 15]]);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('rejects bad options', async () => {
     await expect(runProbe({ host: '127.0.0.1', port: 0, max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/port/);
     await expect(runProbe({ host: '127.0.0.1', port: 80, max: 0, connectTimeoutMs: 1 })).rejects.toThrow(/max/);
     await expect(runProbe({ host: '127.0.0.1', port: 80, max: 1, connectTimeoutMs: 0 })).rejects.toThrow(/connectTimeoutMs/);
     await expect(runProbe({ host: '127.0.0.1', port: 80, max: 1, connectTimeoutMs: 1, bind: 'nope' })).rejects.toThrow(/bind/);
+    await expect(runProbe({ host: '127.0.0.1', ports: [], max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/port/);
+    await expect(runProbe({ host: '127.0.0.1', ports: [80, 80], max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/twice/);
+    await expect(runProbe({ host: '127.0.0.1', port: 80, binds: ['127.0.0.1', '127.0.0.1'], max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/twice/);
+    await expect(runProbe({ host: '127.0.0.1', port: 80, binds: ['127.0.0.1'], localPorts: { low: 5000, high: 4000 }, max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/range/);
   });
 
   it('reports running out of file descriptors as local-limit (EMFILE), in a child with ulimit -n 40', async () => {

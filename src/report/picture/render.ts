@@ -5,6 +5,7 @@
  */
 import type { AnalysisResult } from '../../analyze/types.js';
 import { endpoint, formatCount } from '../text.js';
+import { describePorts } from '../../ports.js';
 import { Redactor, redactResult } from '../redact.js';
 import { captionHeight, renderCaption } from './caption.js';
 import { chartHeightMin, renderChart } from './chart.js';
@@ -26,7 +27,8 @@ export interface PictureOptions {
 function title(r: AnalysisResult): string {
   const a = r.attempts[0];
   const peer = r.summary.peer ?? a?.client.dst ?? null;
-  const target = peer ? endpoint(peer, r.summary.port) : `port ${r.summary.port}`;
+  const ports = r.summary.ports ?? [r.summary.port];
+  const target = ports.length > 1 ? `${peer ? `${peer} ` : ''}${describePorts(ports)}` : peer ? endpoint(peer, r.summary.port) : `port ${r.summary.port}`;
   return `synprobe: ${formatCount(r.summary.attempts)} TCP connection attempts to ${target}`;
 }
 
