@@ -24,6 +24,10 @@ export * from './types.js';
 export interface RunCoverageFacts {
   client?: { capture?: RunCaptureFacts | null } | null;
   server?: { capture?: RunCaptureFacts | null } | null;
+  /** The capture's options: the ports it probed. */
+  options?: { ports?: number[] | null } | null;
+  /** How the probe stopped: a local limit (no SYN sent) is said in the verdict sentence. */
+  probe?: { failure?: { attempt: number; code: string; kind: string; localPort?: number | null } | null } | null;
 }
 export interface RunCaptureFacts {
   startedAt?: string | null;
@@ -147,6 +151,16 @@ function captureFacts(role: 'client' | 'server', table: HandshakeTable, cov: Cov
     synPackets: table.synPackets,
     synAckPackets: table.synAckPackets,
   };
+}
+
+/**
+ * The probe's last attempt failed on this host (EADDRNOTAVAIL, EMFILE, ...) before its SYN left:
+ * the captures cannot show it, so run.json says it. Only when the captures hold no later attempt.
+ */
+function clientLimitOf(run: RunCoverageFacts | null | undefined, attemptsSeen: number): Summary['clientLimit'] {
+  const f = run?.probe?.failure;
+  if (!f || f.kind !== 'local-limit' || typeof f.attempt !== 'number' || f.attempt <= attemptsSeen) return null;
+  return { attempt: f.attempt, code: String(f.code) };
 }
 
 function emptyVerdictCounts(): Record<Verdict, number> {
@@ -294,6 +308,7 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
     ports,
     portChosen: given ? 'option' : 'most-syns',
     pairs: pairs.length > 1 ? pairs : null,
+    clientLimit: clientLimitOf(opts.run, attempts.length),
     peer,
   };
   const pathLoss = attempts.some((a) => PATH_LOSS_VERDICTS.has(a.verdict));

@@ -65,5 +65,11 @@ export function summarize(
   if (after > 0) {
     return `${all}, but ${plural(after, 'attempt')} needed retransmitted SYNs: ${plural(summary.lostSynTransmissions, 'SYN copy', 'SYN copies')} ${summary.lostSynTransmissions === 1 ? 'was' : 'were'} lost between the capture points and retried.`;
   }
+  const limit = summary.clientLimit;
+  if (limit) {
+    const why = limit.code === 'EADDRNOTAVAIL' || limit.code === 'EADDRINUSE' ? 'no free local port' : limit.code === 'EMFILE' || limit.code === 'ENFILE' ? 'no file descriptor left' : 'a limit of the client';
+    return `${all} and nothing was lost between the capture points; attempt ${limit.attempt.toLocaleString('en-US')} sent no SYN: `
+      + `the client host refused it (${limit.code}: ${why}) with ${plural(summary.established, 'connection')} open, a limit of the client, not of the path.`;
+  }
   return `${all} and nothing was lost between the capture points.`;
 }

@@ -155,6 +155,11 @@ export interface Summary {
    * connections open when the first failing attempt was sent; null with one pair.
    */
   pairs: PairCeiling[] | null;
+  /**
+   * From run.json: the probe's next attempt failed on the client host itself (a local limit such
+   * as EADDRNOTAVAIL: no local port left, or EMFILE) and sent no SYN; null otherwise.
+   */
+  clientLimit: { attempt: number; code: string } | null;
   peer: string | null;
   /** The one-sentence verdict a user pastes. */
   sentence: string;

@@ -80,6 +80,13 @@ function checkRunFacts(file: string, value: unknown): RunCoverageFacts {
       throw bad(`${role}.capture.clock is neither "own" nor "client-estimated": ${JSON.stringify(clock)}`);
     }
   }
+  const options = value.options;
+  if (isObject(options) && options.ports !== undefined && options.ports !== null) {
+    const ports = options.ports;
+    if (!Array.isArray(ports) || ports.length === 0 || !ports.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)) {
+      throw bad(`options.ports is not a list of ports: ${JSON.stringify(ports).slice(0, 80)}`);
+    }
+  }
   return value as RunCoverageFacts;
 }
 
@@ -143,12 +150,14 @@ Examples:
   synprobe analyze client.pcap server.pcap --format markdown --redact --png evidence.png > post.md
 `)
     .action(async (clientFile: string, serverFile: string | undefined, flags: AnalyzeFlags) => {
+      const run = flags.run ? readRunJson(flags.run) : null;
       const options: AnalyzeOptions = {
         clientFile,
         serverFile: serverFile ?? null,
-        ports: flags.port ?? null,
+        // without --port, the ports the capture probed (run.json), else the port with the most SYNs
+        ports: flags.port ?? run?.options?.ports ?? null,
         peer: flags.peer ?? null,
-        run: flags.run ? readRunJson(flags.run) : null,
+        run,
         clockOffsetMs: flags.clockOffset ?? null,
         client: { drops: flags.clientDrops ?? null },
         server: {

@@ -58,6 +58,15 @@ export interface Lab {
   peer: string;
   /** The TCP port the scenario rules apply to (the probe's port); nothing else is capped. */
   port: number;
+  /** Every probe port (port is the first); the rules apply to all of them. */
+  ports: number[];
+  /**
+   * The client's source addresses for the probe (of the scenario's family): client.addr4/addr6
+   * alone, or several secondary addresses on the same veth (.3, .4, ...).
+   */
+  clientSources: string[];
+  /** The client's ip_local_port_range when narrowed (localPorts), else null. */
+  clientPortRange: [number, number] | null;
   /** The nftables scripts installed, per namespace (for reports and "commands to reproduce"). */
   rules: { ns: string; script: string }[];
 }
@@ -74,6 +83,12 @@ export interface CreateLabOptions {
   synRetries?: number;
   /** The probe's port, the only one the rules touch; default 8000. */
   port?: number;
+  /** Several probe ports (overrides port): the rules touch all of them, and a cap counts them together. */
+  ports?: number[];
+  /** Source addresses on the client (1-200; default 1): the extra ones are secondary addresses. */
+  clientAddresses?: number;
+  /** Narrow the client's ip_local_port_range to this many ports (40000 up), to show the local-ports limit. */
+  localPorts?: number;
 }
 
 export interface LabSshd {
@@ -128,7 +143,7 @@ export function runCommand(
   });
 }
 
-function validateOptions(opts: CreateLabOptions): { name: string; port: number } {
+function validateOptions(opts: CreateLabOptions): { name: string; ports: number[] } {
   const name = opts.name ?? DEFAULT_NAME;
   if (!NAME_PATTERN.test(name)) {
     throw new Error(`lab name '${name}' must be letters, digits, '.', '_' or '-' (at most 48, starting with a letter or digit)`);
@@ -139,9 +154,18 @@ function validateOptions(opts: CreateLabOptions): { name: string; port: number }
   if (!Number.isInteger(opts.limit) || opts.limit < 0 || opts.limit > 10_000_000) {
     throw new Error(`limit must be an integer from 0 to 10000000, not ${opts.limit}`);
   }
-  const port = opts.port ?? DEFAULT_PORT;
-  if (!Number.isInteger(port) || port < 1 || port > 65535 || port === 22) {
-    throw new Error(`port must be 1-65535 and not 22 (ssh is never capped), not ${port}`);
+  const ports = opts.ports ?? [opts.port ?? DEFAULT_PORT];
+  if (ports.length === 0 || new Set(ports).size !== ports.length) throw new Error('ports must be distinct and at least one');
+  for (const port of ports) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535 || port === 22) {
+      throw new Error(`port must be 1-65535 and not 22 (ssh is never capped), not ${port}`);
+    }
+  }
+  if (opts.clientAddresses !== undefined && (!Number.isInteger(opts.clientAddresses) || opts.clientAddresses < 1 || opts.clientAddresses > 200)) {
+    throw new Error(`clientAddresses must be an integer from 1 to 200, not ${opts.clientAddresses}`);
+  }
+  if (opts.localPorts !== undefined && (!Number.isInteger(opts.localPorts) || opts.localPorts < 1 || opts.localPorts > 25000)) {
+    throw new Error(`localPorts must be an integer from 1 to 25000, not ${opts.localPorts}`);
   }
   if (opts.lossModulo !== undefined && (!Number.isInteger(opts.lossModulo) || opts.lossModulo < 2)) {
     throw new Error(`lossModulo must be an integer >= 2, not ${opts.lossModulo}`);
@@ -149,16 +173,29 @@ function validateOptions(opts: CreateLabOptions): { name: string; port: number }
   if (opts.synRetries !== undefined && (!Number.isInteger(opts.synRetries) || opts.synRetries < 1 || opts.synRetries > 127)) {
     throw new Error(`synRetries must be an integer from 1 to 127, not ${opts.synRetries}`);
   }
-  return { name, port };
+  return { name, ports };
 }
 
-function describeLab(name: string, scenario: Scenario, limit: number, port: number): Lab {
+/** The first port of a narrowed client port range (clear of the NAT scenario's 20000-29999). */
+const LOCAL_PORT_BASE = 40000;
+
+function describeLab(name: string, scenario: Scenario, limit: number, ports: number[], clientAddresses = 1, localPorts?: number): Lab {
   const client: LabHost = { ns: `${name}-client`, iface: 'veth-client', addr4: '198.18.0.2', addr6: '2001:2:0:1::2' };
   const clientSide: LabHost = { ns: `${name}-router`, iface: 'veth-rc', addr4: '198.18.0.1', addr6: '2001:2:0:1::1' };
   const serverSide: LabHost = { ns: `${name}-router`, iface: 'veth-rs', addr4: '198.19.0.1', addr6: '2001:2:0:2::1' };
   const server: LabHost = { ns: `${name}-server`, iface: 'veth-server', addr4: '198.19.0.2', addr6: '2001:2:0:2::2' };
+  // One source: the client's address. Several: secondary addresses beside it (.3, .4, ...), as
+  // secondary private IPs of a cloud NIC; the primary keeps the ssh session, whose local port a
+  // bound probe socket could not share.
+  const clientSources: string[] = [];
+  const first = clientAddresses > 1 ? 3 : 2;
+  for (let i = 0; i < clientAddresses; i++) {
+    clientSources.push(scenario === 'ipv6' ? `2001:2:0:1::${(first + i).toString(16)}` : `198.18.0.${first + i}`);
+  }
   return {
-    name, scenario, limit, port,
+    name, scenario, limit, port: ports[0]!, ports,
+    clientSources,
+    clientPortRange: localPorts !== undefined ? [LOCAL_PORT_BASE, LOCAL_PORT_BASE + localPorts - 1] : null,
     client, server,
     router: { ns: `${name}-router`, clientSide, serverSide },
     peer: scenario === 'ipv6' ? server.addr6 : server.addr4,
@@ -169,15 +206,20 @@ function describeLab(name: string, scenario: Scenario, limit: number, port: numb
 /**
  * The nftables scripts for a scenario. The cap is the design's rule: a dynamic set keyed by
  * destination address and port whose elements carry a `ct count`; only the probe's port is
- * matched, so ssh (22), ping and everything else always pass.
+ * matched, so ssh (22), ping and everything else always pass. With several probe ports the set
+ * is keyed by the destination address alone: one allowance for every port, as a cloud's
+ * per-instance connection allowance counts them.
  */
-export function scenarioRules(lab: Pick<Lab, 'scenario' | 'limit' | 'port' | 'router' | 'server'>, lossModulo = 4): { ns: string; script: string }[] {
+export function scenarioRules(lab: Pick<Lab, 'scenario' | 'limit' | 'port' | 'router' | 'server'> & { ports?: number[] }, lossModulo = 4): { ns: string; script: string }[] {
   const { limit, port } = lab;
-  const set4 = 'set cap { type ipv4_addr . inet_service; size 65535; flags dynamic; }';
-  const set6 = 'set cap6 { type ipv6_addr . inet_service; size 65535; flags dynamic; }';
-  const newSyn = `tcp dport ${port} tcp flags & (syn | ack) == syn ct state new`;
-  const cap4 = `add @cap { ip daddr . tcp dport ct count over ${limit} }`;
-  const cap6 = `add @cap6 { ip6 daddr . tcp dport ct count over ${limit} }`;
+  const ports = lab.ports ?? [port];
+  const many = ports.length > 1;
+  const dport = many ? `{ ${ports.join(', ')} }` : String(port);
+  const set4 = `set cap { type ipv4_addr${many ? '' : ' . inet_service'}; size 65535; flags dynamic; }`;
+  const set6 = `set cap6 { type ipv6_addr${many ? '' : ' . inet_service'}; size 65535; flags dynamic; }`;
+  const newSyn = `tcp dport ${dport} tcp flags & (syn | ack) == syn ct state new`;
+  const cap4 = `add @cap { ip daddr${many ? '' : ' . tcp dport'} ct count over ${limit} }`;
+  const cap6 = `add @cap6 { ip6 daddr${many ? '' : ' . tcp dport'} ct count over ${limit} }`;
   const forward = (body: string[]) => [
     `table inet ${TABLE} {`,
     `  ${set4}`,
@@ -203,10 +245,11 @@ export function scenarioRules(lab: Pick<Lab, 'scenario' | 'limit' | 'port' | 'ro
     case 'synack-lost': {
       // The SYN-ACK belongs to a conntrack entry whose original tuple is client -> server:port,
       // so `ip daddr . tcp dport` of the ct original direction keys the same set as path-cap.
-      const synAck = `ct direction reply tcp sport ${port} tcp flags & (syn | ack) == syn | ack`;
+      const synAck = `ct direction reply tcp sport ${dport} tcp flags & (syn | ack) == syn | ack`;
+      const key = many ? '' : ' . ct original proto-dst';
       return [{ ns: router, script: [...forward([
-        `meta nfproto ipv4 ${synAck} add @cap { ct original ip daddr . ct original proto-dst ct count over ${limit} } counter drop`,
-        `meta nfproto ipv6 ${synAck} add @cap6 { ct original ip6 daddr . ct original proto-dst ct count over ${limit} } counter drop`,
+        `meta nfproto ipv4 ${synAck} add @cap { ct original ip daddr${key} ct count over ${limit} } counter drop`,
+        `meta nfproto ipv6 ${synAck} add @cap6 { ct original ip6 daddr${key} ct count over ${limit} } counter drop`,
       ]), '}', ''].join('\n') }];
     }
     case 'lossy':
@@ -221,8 +264,8 @@ export function scenarioRules(lab: Pick<Lab, 'scenario' | 'limit' | 'port' | 'ro
         '    type nat hook postrouting priority srcnat; policy accept;',
         // Ports 20000-29999 lie outside the kernel's ephemeral range (32768-60999) and `random`
         // forces a new port for every connection: the server never sees the client's 4-tuple.
-        `    oifname "${to.iface}" meta nfproto ipv4 tcp dport ${port} snat ip to ${to.addr4}:20000-29999 random`,
-        `    oifname "${to.iface}" meta nfproto ipv6 tcp dport ${port} snat ip6 to [${to.addr6}]:20000-29999 random`,
+        `    oifname "${to.iface}" meta nfproto ipv4 tcp dport ${dport} snat ip to ${to.addr4}:20000-29999 random`,
+        `    oifname "${to.iface}" meta nfproto ipv6 tcp dport ${dport} snat ip6 to [${to.addr6}]:20000-29999 random`,
         '  }',
         '}', '',
       ].join('\n') }];
@@ -267,8 +310,8 @@ async function sysctl(ns: string, settings: string[]): Promise<void> {
 
 /** Builds the lab. Throws if a lab of that name exists already (remove it with destroyLab). */
 export async function createLab(opts: CreateLabOptions): Promise<Lab> {
-  const { name, port } = validateOptions(opts);
-  const lab = describeLab(name, opts.scenario, opts.limit, port);
+  const { name, ports } = validateOptions(opts);
+  const lab = describeLab(name, opts.scenario, opts.limit, ports, opts.clientAddresses, opts.localPorts);
   const namespaces = [lab.client.ns, lab.router.ns, lab.server.ns];
   const existing = new Set(await listNamespaces());
   const clash = namespaces.filter((ns) => existing.has(ns));
@@ -289,6 +332,13 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
       await runCommand(['ip', '-n', host.ns, 'addr', 'add', `${host.addr4}/24`, 'dev', host.iface]);
       await runCommand(['ip', '-n', host.ns, '-6', 'addr', 'add', `${host.addr6}/64`, 'dev', host.iface, 'nodad']);
       await runCommand(['ip', '-n', host.ns, 'link', 'set', host.iface, 'up']);
+    }
+    // secondary source addresses of the client (--bind)
+    for (const extra of lab.clientSources.filter((a) => a !== client.addr4 && a !== client.addr6)) {
+      await runCommand(['ip', '-n', client.ns, ...(extra.includes(':') ? ['-6', 'addr', 'add', `${extra}/64`, 'dev', client.iface, 'nodad'] : ['addr', 'add', `${extra}/24`, 'dev', client.iface])]);
+    }
+    if (lab.clientPortRange) {
+      await sysctl(client.ns, [`net.ipv4.ip_local_port_range=${lab.clientPortRange[0]} ${lab.clientPortRange[1]}`]);
     }
     await runCommand(['ip', '-n', client.ns, 'route', 'add', 'default', 'via', router.clientSide.addr4]);
     await runCommand(['ip', '-n', client.ns, '-6', 'route', 'add', 'default', 'via', router.clientSide.addr6]);

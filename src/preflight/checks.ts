@@ -472,7 +472,7 @@ export function evaluatePreflight(host: HostPreflight, opts: EvaluateOptions): P
     const first = caps[0]!;
     f.push({
       id: 'capacity', level: 'info',
-      message: `at most ${fmt(first.allows)} connections can be held ${where}: ${first.what} bind${caps.length > 1 ? 's' : ''} first`
+      message: `at most ${fmt(first.allows)} connections can be held ${where}; the limit reached first: ${first.what}`
         + (caps.length > 1 ? `; then ${caps.slice(1).map((c) => `${c.what}: ${fmt(c.allows)}`).join('; ')}` : '')
         + `; --max ${fmt(max)}`,
     });

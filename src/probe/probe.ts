@@ -331,6 +331,8 @@ class LocalPorts {
 interface PairState extends ProbePair {
   /** Next position in the local port list (bound sources only). */
   next: number;
+  /** Local ports the kernel would not give for this pair. */
+  skipped: number;
 }
 
 function describePair(pair: ProbePair, host: string): string {
@@ -349,7 +351,7 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
   const localPorts = binds.length > 0 ? new LocalPorts(opts.localPorts ?? readLocalPortRange()) : null;
   const pairs: PairState[] = [];
   for (const source of binds.length > 0 ? binds : [null]) {
-    for (const port of ports) pairs.push({ source, port, attempts: 0, established: 0, next: 0 });
+    for (const port of ports) pairs.push({ source, port, attempts: 0, established: 0, next: 0, skipped: 0 });
   }
   const sockets: net.Socket[] = [];
   const started = performance.now();
@@ -389,7 +391,8 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
         const localPort = localPorts!.at(pair.next);
         if (localPort === undefined) {
           // Every local port of the range is in use from this source to this port.
-          const message = `no free local port from ${describePair(pair, host)}: the ${localPorts!.size} ports of ip_local_port_range are all in use or refused`;
+          const message = `no free local port from ${describePair(pair, host)}: the ${localPorts!.size} ports of ip_local_port_range are all used`
+            + (pair.skipped > 0 ? ` (${pair.skipped} of them by other sockets, e.g. an ssh session from this address)` : '');
           outcome = {
             kind: 'failed',
             failure: {
@@ -405,6 +408,7 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
       outcome = await connector.connect(attempts, target);
       if (outcome.kind !== 'port-busy') break;
       skipped++;
+      pair.skipped++;
       if (++busyInARow >= MAX_SKIPS_IN_A_ROW) {
         const message = `${busyInARow} local ports in a row refused from ${describePair(pair, host)} (${outcome.code}): the ports are taken by other sockets`;
         outcome = {

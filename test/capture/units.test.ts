@@ -241,7 +241,7 @@ describe('preflight', () => {
     expect(ports.message).toMatch(/local-ports error \(EADDRNOTAVAIL\), a limit of this host, not of the path/);
     expect(ports.fix).toContain('ip_local_port_range="1024 65535"');
     expect(ports.fix).toContain('--bind');
-    expect(f.find((x) => x.id === 'capacity')!.message).toMatch(/^at most 28,232 connections can be held on this host: local ports .* binds first; then open files .*: 99,936/);
+    expect(f.find((x) => x.id === 'capacity')!.message).toMatch(/^at most 28,232 connections can be held on this host; the limit reached first: local ports .*; then open files .*: 99,936/);
   });
   it('multiplies the local port range by source addresses and destination ports', () => {
     const range = { low: 40000, high: 40099, reserved: 0, usable: 100 };
