@@ -136,12 +136,15 @@ export function ssPortFilter(ports: readonly number[]): string {
   return `( ${ports.map((p) => `sport = :${p}`).join(' or ')} )`;
 }
 
-/** `ip -o addr show dev IF` → the addresses usable as a source towards a peer of that family. */
-export function sourceAddresses(text: string, family: 4 | 6): string[] {
+/**
+ * `ip -o addr show dev IF` → the addresses usable as a source towards a peer of that family
+ * (scope global; with `anyScope` every address, loopback and link-local too).
+ */
+export function sourceAddresses(text: string, family: 4 | 6, anyScope = false): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const m = /\binet(6?)\s+([0-9A-Fa-f.:]+)\/\d+.*?\bscope\s+(\S+)/.exec(line);
-    if (!m || (m[1] === '6') !== (family === 6) || m[3] !== 'global') continue;
+    if (!m || (m[1] === '6') !== (family === 6) || (m[3] !== 'global' && !anyScope)) continue;
     if (/\b(tentative|dadfailed|deprecated)\b/.test(line)) continue;
     out.push(m[2]!);
   }
@@ -266,7 +269,7 @@ export async function collectHostPreflight(runner: CommandRunner, opts: CollectO
       sources = { addresses: r?.ok ? sourceAddresses(r.stdout, family) : [], how: `--bind auto: the IPv${family} addresses of ${dev}`, missing: [] };
     } else {
       const r = await runner.run(['ip', '-o', 'addr', 'show']);
-      const here = new Set(r.ok ? [...sourceAddresses(r.stdout, 4), ...sourceAddresses(r.stdout, 6)].map(normalizeAddress) : []);
+      const here = new Set(r.ok ? [...sourceAddresses(r.stdout, 4, true), ...sourceAddresses(r.stdout, 6, true)].map(normalizeAddress) : []);
       sources = {
         addresses: [...opts.bind],
         how: '--bind',

@@ -11,7 +11,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { exclusiveCreateFlags, writeNewFile } from '../files/new-file.js';
 
-export const RUN_FACTS_SCHEMA = 'synprobe-run/1';
+/** 2: options.ports (a list) and options.bind (a list, or ['auto']) replace port and bind; probe.pairs. */
+export const RUN_FACTS_SCHEMA = 'synprobe-run/2';
 
 /** The phases of a run, in order; `phase` in RunFacts is the last one entered. */
 export type RunPhase =

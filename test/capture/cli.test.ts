@@ -63,7 +63,8 @@ describe('synprobe capture: arguments', () => {
   });
 
   it('checks ports, durations and counts', async () => {
-    for (const bad of [['--port', '0'], ['--port', '65536'], ['--port', '80x'], ['--connect-timeout', '15'], ['--connect-timeout', '10ms'], ['--hold', '2h'], ['--max', '0'], ['--max', '1e5'], ['--format', 'xml']]) {
+    for (const bad of [['--port', '0'], ['--port', '65536'], ['--port', '80x'], ['--connect-timeout', '15'], ['--connect-timeout', '10ms'], ['--hold', '2h'], ['--max', '0'], ['--max', '1e5'], ['--format', 'xml'],
+      ['--port', '8003-8000'], ['--port', '8000,'], ['--port', '1-2000'], ['--bind', '10.0.0.5,auto'], ['--bind', ','], ['--bind', '10.0.0.5,10.0.0.300']]) {
       const r = await capture(['--peer', '127.0.0.1', ...bad]);
       expect(r.code, bad.join(' ')).toBe(2);
     }
@@ -85,6 +86,17 @@ describe('synprobe capture: arguments', () => {
     expect(facts.phase).toBe('preflight');
     expect(facts.problems.some((p: { code: string; fix?: string }) => p.code === 'preflight-refused' && p.fix?.includes('ulimit -n'))).toBe(true);
     expect(facts.client.capture).toBeNull();
+  });
+
+  it('refuses a --bind address that is not on this host, before any capture', async () => {
+    const out = join(dir, 'bind-refused');
+    const r = await capture(['--peer', '127.0.0.1', '--no-remote', '--max', '10', '--bind', '127.0.0.1,192.0.2.77', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/synprobe: refusing to start: --bind 192\.0\.2\.77: not an address of this host — fix: list the addresses with "ip -br addr"/);
+    expect(readdirSync(out)).toEqual(['run.json']);
+    const facts = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(facts.options).toMatchObject({ ports: [8000], bind: ['127.0.0.1', '192.0.2.77'] });
+    expect(facts.client.preflight.sources).toEqual({ addresses: ['127.0.0.1', '192.0.2.77'], how: '--bind', missing: ['192.0.2.77'] });
   });
 
   it('has help with what it does and examples', async () => {

@@ -276,6 +276,8 @@ describe('preflight', () => {
     ].join('\n');
     expect(sourceAddresses(addr, 4)).toEqual(['10.0.0.5', '10.0.0.6']);
     expect(sourceAddresses(addr, 6)).toEqual(['2001:db8::5']);
+    expect(sourceAddresses(addr, 4, true)).toEqual(['10.0.0.5', '10.0.0.6', '127.0.0.1']);
+    expect(sourceAddresses(addr, 6, true)).toEqual(['2001:db8::5', 'fe80::1']);
     expect(parseListeningPorts('LISTEN 0 511 0.0.0.0:8000 0.0.0.0:*\nLISTEN 0 511 [::]:8002 [::]:* users:(("node",pid=1,fd=3))\n')).toEqual(new Set([8000, 8002]));
     expect(ssPortFilter([8000, 8001])).toBe('( sport = :8000 or sport = :8001 )');
   });
