@@ -487,7 +487,9 @@ export async function startSshd(lab: Lab): Promise<LabSshd> {
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
     const argv = inNamespace(lab.server.ns, [SSHD, '-D', '-e', '-f', config]);
-    const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    // its own process group: a Ctrl-C typed at the terminal reaches synprobe, which stops sshd
+    // itself after the captures, not sshd in the middle of the run
+    const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     child = proc;
     exitedPromise = new Promise<void>((resolve) => {
       proc.on('exit', (code, signal) => { exited = { code, signal }; resolve(); });

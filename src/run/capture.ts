@@ -52,6 +52,7 @@ import {
   type RunFacts,
   type RunPhase,
 } from './run-facts.js';
+import { watchDiskSpace, type DiskWatch } from './disk-space.js';
 
 export const OUTPUT_FILES = ['client.pcap', 'server.pcap', 'run.json', 'report.md', 'evidence.svg', 'evidence.png'] as const;
 
@@ -386,6 +387,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
   let serverIface = options.remoteInterface;
   let peerAddress: string | null = null;
   let mainError: string | null = null;
+  let diskWatch: DiskWatch | null = null;
   const localRunner: CommandRunner = createLocalRunner();
   const clientPre = () => facts.client.preflight!;
 
@@ -486,6 +488,12 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
       log(`error: the capture on this host stopped: ${info.problem}`);
       stopRun.abort();
     });
+    // tcpdump keeps running on a full disk without a word (see disk-space.ts): notice it here
+    diskWatch = watchDiskSpace(outDir, (space) => {
+      problem('disk-full', `the file system holding ${outDir} is full (${space.freeBytes} bytes free): the captures cannot record any more`, 'free space there, or choose another --out, and run again');
+      log(`error: the disk holding ${outDir} is full: stopping the run`);
+      stopRun.abort();
+    });
     if (ctl && facts.server) {
       const serverFilter = buildServerFilter(ports);
       remote = await startRemoteCapture(ctl, {
@@ -567,7 +575,10 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
       mainError = `internal error: ${e.message}`;
     }
   } finally {
-    hooks.signal?.removeEventListener('abort', onUserAbort);
+    diskWatch?.stop();
+    // A signal from here on is still recorded (run.json says it came while stopping) but stops
+    // nothing: the captures are stopped and flushed in full whatever arrives (the CLI quits at
+    // once only on a third signal).
     // -- stop both captures while the connections are still held
     if (local || remote) {
       phase('capture-stop');
@@ -599,6 +610,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
       await probe.close().catch((e: Error) => problem('closing', e.message));
     }
     if (ctl) await ctl.close().catch(() => undefined);
+    hooks.signal?.removeEventListener('abort', onUserAbort);
     if (facts.status !== 'refused') {
       if (facts.interrupted) facts.status = 'interrupted';
       else if (facts.problems.some((p) => !SOFT_PROBLEMS.has(p.code))) facts.status = 'failed';

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -165,4 +165,126 @@ export function fileSize(path: string): number {
   } catch {
     return -1;
   }
+}
+
+export interface CliRun {
+  proc: import('node:child_process').ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** The exit status (null when killed by a signal). */
+  done: Promise<number | null>;
+  /** Resolves once stderr matches `re` (what came before counts); rejects on exit or timeout. */
+  waitStderr(re: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Starts argv (no shell) with its output collected. `detached`: in a process group of its own
+ * (its pid is the group's id), as a command typed on a terminal is.
+ */
+export function spawnCli(argv: string[], opts: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): CliRun {
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false, env: opts.env ?? process.env });
+  let out = '';
+  let err = '';
+  const waiters: Array<() => void> = [];
+  proc.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; });
+  proc.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; for (const w of [...waiters]) w(); });
+  const done = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+  return {
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    done,
+    waitStderr: (re, timeoutMs = 30_000) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${re} on stderr within ${timeoutMs} ms:\n${err}`)), timeoutMs);
+      const check = (): void => { if (re.test(err)) { clearTimeout(timer); resolve(); } };
+      waiters.push(check);
+      void done.then(() => { if (!re.test(err)) { clearTimeout(timer); reject(new Error(`exited before ${re}:\n${err}`)); } });
+      check();
+    }),
+  };
+}
+
+/** The inode of a named network namespace (/run/netns/<ns>), or null when it does not exist. */
+export function netnsInode(ns: string): number | null {
+  try {
+    return statSync(`/run/netns/${ns}`).ino;
+  } catch {
+    return null;
+  }
+}
+
+/** Every process whose network namespace is one of `inodes` (found through /proc/<pid>/ns/net). */
+export function processesInNetns(inodes: Iterable<number>): Array<{ pid: number; args: string }> {
+  const want = new Set([...inodes].map((i) => `net:[${i}]`));
+  const out: Array<{ pid: number; args: string }> = [];
+  if (want.size === 0) return out;
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (!want.has(readlinkSync(`/proc/${e}/ns/net`))) continue;
+      out.push({ pid: Number(e), args: readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ').trim() });
+    } catch {
+      // gone, or a kernel thread
+    }
+  }
+  return out;
+}
+
+/**
+ * Processes still in a network namespace that had one of `inodes` and has since been deleted
+ * (ip netns del). Namespace inodes are reused once free: an inode that a namespace named in
+ * /run/netns has now belongs to a namespace made since (another test's), not to a leftover.
+ */
+export function processesInDeletedNetns(inodes: Iterable<number>): Array<{ pid: number; args: string }> {
+  const named = new Set<number>();
+  for (const e of readdirSync('/run/netns')) {
+    try { named.add(statSync(`/run/netns/${e}`).ino); } catch { /* gone */ }
+  }
+  return processesInNetns([...inodes].filter((i) => !named.has(i)));
+}
+
+/** The pids of process group `pgid` (a process started with `detached` and what it started in it). */
+export function processGroup(pgid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Fills the file system holding `dir` to the last block with a file `name`; returns its size. */
+export function fillDisk(dir: string, name = 'ballast'): number {
+  const fd = openSync(join(dir, name), 'wx');
+  let size = 0;
+  try {
+    for (const chunk of [1 << 20, 64 << 10, 4096, 512, 1]) {
+      const buf = Buffer.alloc(chunk);
+      for (;;) {
+        try {
+          const n = writeSync(fd, buf, 0, chunk, size);
+          size += n;
+          if (n < chunk) break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return size;
+}
+
+/** Bytes an unprivileged writer may still use on the file system holding `dir`. */
+export function freeBytes(dir: string): number {
+  const st = statfsSync(dir);
+  return Number(st.bavail) * Number(st.bsize);
 }

@@ -290,10 +290,11 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
       const cli = startCli([...baseArgs(out), '--max', String(LIMIT + 30)]);
       const code = await cli.done;
       expect(code).toBe(2);
-      expect(cli.stderr()).toMatch(/synprobe: the capture (on this host|on the peer) stopped during the run: .*(No space left|disk is full|ENOSPC)/);
+      // the server's writer meets ENOSPC; or synprobe's look at the free space sees the disk full first
+      expect(cli.stderr()).toMatch(/synprobe: (the capture (on this host|on the peer) stopped during the run: .*(No space left|disk is full|ENOSPC)|the file system holding .* is full)/);
       const facts = runJson(out);
       expect(facts.status).toBe('failed');
-      expect(facts.problems.map((p) => p.code)).toContain('capture-died');
+      expect(facts.problems.map((p) => p.code).filter((c) => c === 'capture-died' || c === 'disk-full')).not.toEqual([]);
       expect(facts.probe).not.toBeNull();
       await expectNothingLeft();
     } finally {
