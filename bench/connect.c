@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,8 @@ int main(int argc, char **argv) {
   long rss_before = rss_kb();
   long established = 0;
   int error = 0;
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
   double started = now_ms();
   while (established < count) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -79,9 +82,13 @@ int main(int argc, char **argv) {
     established++;
   }
   double elapsed = now_ms() - started;
+  getrusage(RUSAGE_SELF, &ru1);
+  double n = established > 0 ? established : 1;
+  double user_us = ((ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) * 1e6 + (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec)) / n;
+  double sys_us = ((ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1e6 + (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec)) / n;
   long rss_after = rss_kb();
-  printf("{\"established\":%ld,\"ms\":%.3f,\"ratePerSec\":%.1f,\"rssBeforeKb\":%ld,\"rssAfterKb\":%ld,\"error\":\"%s\"}\n",
-         established, elapsed, elapsed > 0 ? established * 1000.0 / elapsed : 0.0, rss_before, rss_after,
+  printf("{\"established\":%ld,\"ms\":%.3f,\"ratePerSec\":%.1f,\"rssBeforeKb\":%ld,\"rssAfterKb\":%ld,\"userUsPerConn\":%.2f,\"sysUsPerConn\":%.2f,\"error\":\"%s\"}\n",
+         established, elapsed, elapsed > 0 ? established * 1000.0 / elapsed : 0.0, rss_before, rss_after, user_us, sys_us,
          error ? strerror(error) : "");
   fflush(stdout);
 

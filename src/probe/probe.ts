@@ -169,149 +169,161 @@ async function resolveHost(host: string): Promise<string> {
   return (await lookup(host)).address;
 }
 
-type Outcome =
-  | { kind: 'established'; socket: net.Socket }
-  | { kind: 'failed'; failure: ProbeFailure }
+/** What the attempt in flight came to; the Connector calls back the Handler with it. */
+interface Handler {
+  established(socket: net.Socket): void;
+  failed(failure: ProbeFailure): void;
   /** A bound source's local port the kernel would not give: no SYN left; try the next port. */
-  | { kind: 'port-busy'; code: string }
-  | { kind: 'aborted' };
-
-/** Where one attempt goes. */
-interface Target {
-  port: number;
-  localAddress?: string;
-  localPort?: number;
+  portBusy(code: string): void;
+  aborted(): void;
 }
 
-/** The attempt in flight. */
-interface Attempt {
-  number: number;
-  socket: net.Socket;
-  target: Target;
-  started: number;
-  /** Date.now() at the start; made into ISO text only if the attempt fails. */
-  startedWall: number;
-  localAddress: string | null;
-  localPort: number | null;
-  resolve: (outcome: Outcome) => void;
-}
-
-/** 'connectionAttempt' exists from Node 20.12 (and 21.6). */
-const HAS_CONNECTION_ATTEMPT = ((): boolean => {
+/** 'connectionAttemptFailed' exists from Node 20.12 (and 21.6). */
+const HAS_ATTEMPT_EVENTS = ((): boolean => {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   return major > 21 || (major === 21 && minor >= 6) || (major === 20 && minor >= 12);
 })();
 
 /**
- * Opens connections one at a time. What a held connection costs is its socket and nothing else:
+ * Opens connections one at a time, each reported to the handler. What a held connection costs is
+ * its socket and nothing else, and what an attempt costs is kept to what Node needs (measured:
+ * bench/PERFORMANCE.md):
  * - the listeners every socket gets are this object's, shared by all sockets, and act only for the
  *   attempt in flight (a held socket's later errors are ignored). None is ever removed: removing
  *   one would turn the socket's listener table into a bigger dictionary;
  * - the socket is paused before it connects, so no read is started (and stopped) once it is up:
  *   nothing is ever read or buffered;
- * - one timer serves every attempt, re-armed with refresh().
+ * - the attempt in flight is this object's fields (nothing is allocated for it), and the outcome
+ *   goes to the handler by a plain call (no Promise per attempt);
+ * - the local address and port are read (getsockname) only when an attempt fails: in
+ *   'connectionAttemptFailed', emitted while the failed socket is still open, or when the timeout
+ *   fires;
+ * - one timer serves every attempt: armed once, it checks the attempt in flight when it fires and
+ *   re-arms itself for what is left of that attempt's time, so nothing is done per attempt.
  */
 class Connector {
-  private current: Attempt | null = null;
-  private readonly timer: NodeJS.Timeout;
-  private readonly onAttempt: () => void;
+  private socket: net.Socket | null = null;
+  private number = 0;
+  private port = 0;
+  /** The local port named by the probe (bound sources), or null: the kernel picks it. */
+  private namedPort: number | null = null;
+  private started = 0;
+  /** Date.now() at the start; made into ISO text only if the attempt fails. */
+  private startedWall = 0;
+  private localAddress: string | null = null;
+  private localPort: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private disposed = false;
   private readonly onConnect: (this: net.Socket) => void;
   private readonly onError: (this: net.Socket, err: NodeJS.ErrnoException) => void;
+  private readonly onAttemptFailed: (this: net.Socket) => void;
   private readonly onAbort: () => void;
+  private readonly onTimer: () => void;
   private readonly recordLocal: () => void;
 
-  constructor(private readonly host: string, private readonly opts: ProbeOptions) {
-    // The kernel picks the local port in connect(); read it right after, before a failure
-    // closes the handle (a refusal on loopback arrives before the next event loop turn).
+  constructor(private readonly host: string, private readonly opts: ProbeOptions, private readonly handler: Handler) {
+    const connector = this;
+    // The kernel picks the local port in connect(); read it while the socket is still open.
     this.recordLocal = () => {
-      const attempt = this.current;
-      if (attempt === null || attempt.localPort !== null) return;
-      const portNow = attempt.socket.localPort;
+      const socket = this.socket;
+      if (socket === null || this.localPort !== null) return;
+      const portNow = socket.localPort;
       if (portNow) {
-        attempt.localPort = portNow;
-        attempt.localAddress = attempt.socket.localAddress ?? null;
+        this.localPort = portNow;
+        this.localAddress = socket.localAddress ?? null;
       }
     };
-    this.onAttempt = () => { process.nextTick(this.recordLocal); };
-    const connector = this;
     this.onConnect = function onConnect(this: net.Socket) {
-      if (connector.current?.socket === this) connector.finish({ kind: 'established', socket: this });
+      if (connector.socket !== this) return;
+      connector.socket = null;
+      connector.handler.established(this);
+    };
+    // Emitted by Node (20.12+) when connect() fails, before it closes the socket: the failing
+    // SYN's local address and port are still there.
+    this.onAttemptFailed = function onAttemptFailed(this: net.Socket) {
+      if (connector.socket === this) connector.recordLocal();
     };
     this.onError = function onError(this: net.Socket, err: NodeJS.ErrnoException) {
-      const attempt = connector.current;
-      if (attempt?.socket !== this) return; // a held connection's later errors change nothing
+      if (connector.socket !== this) return; // a held connection's later errors change nothing
       // A local port named by the probe that the kernel refused in bind() or connect() (a
       // listener, the same 4-tuple in use or in TIME_WAIT): nothing was sent.
-      if (attempt.target.localPort !== undefined
+      if (connector.namedPort !== null
         && ((err.syscall === 'bind' && err.code === 'EADDRINUSE') || (err.syscall === 'connect' && err.code === 'EADDRNOTAVAIL'))) {
-        connector.finish({ kind: 'port-busy', code: err.code });
+        connector.end().portBusy(err.code);
         return;
       }
-      // Record before failing so the port of a connection refused at once is kept when known.
       connector.recordLocal();
       connector.fail(err.code ?? 'EUNKNOWN', err.message);
     };
-    this.onAbort = () => { this.finish({ kind: 'aborted' }); };
-    this.timer = setTimeout(() => {
-      const attempt = this.current;
-      if (attempt === null) return;
+    this.onAbort = () => {
+      if (this.socket !== null) this.end().aborted();
+    };
+    this.onTimer = () => {
+      this.timer = null;
+      if (this.disposed || this.socket === null) return;
+      const left = this.opts.connectTimeoutMs - (performance.now() - this.started);
+      // Timers fire on the loop's millisecond clock: within a millisecond is on time.
+      if (left > 1) {
+        this.timer = setTimeout(this.onTimer, Math.ceil(left));
+        return;
+      }
       this.recordLocal();
       // Destroying the socket closes it: the kernel stops retransmitting the SYN.
-      this.fail('ETIMEDOUT', `connect ETIMEDOUT ${host}:${attempt.target.port} (no answer to the SYN within ${opts.connectTimeoutMs} ms)`);
-    }, opts.connectTimeoutMs);
+      this.fail('ETIMEDOUT', `connect ETIMEDOUT ${this.host}:${this.port} (no answer to the SYN within ${this.opts.connectTimeoutMs} ms)`);
+    };
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  /** One attempt: resolves once it is established, has failed, or the signal aborted it. */
-  connect(number: number, target: Target): Promise<Outcome> {
-    return new Promise((resolve) => {
-      const socket = new net.Socket();
-      socket.pause();
-      this.current = {
-        number, socket, target, started: performance.now(), startedWall: Date.now(),
-        localAddress: target.localPort !== undefined ? target.localAddress ?? null : null,
-        localPort: target.localPort ?? null,
-        resolve,
-      };
-      socket.on('connectionAttempt', this.onAttempt);
-      socket.on('connect', this.onConnect);
-      socket.on('error', this.onError);
-      this.timer.refresh();
-      // Node before 20.12 emits no 'connectionAttempt': then the next turn of the loop reads it.
-      if (!HAS_CONNECTION_ATTEMPT) setImmediate(this.recordLocal);
-      socket.connect({ host: this.host, port: target.port, localAddress: target.localAddress, localPort: target.localPort });
-      if (this.opts.signal?.aborted) this.onAbort();
-    });
+  /** Starts an attempt; its outcome goes to the handler (never before this returns). */
+  connect(number: number, port: number, localAddress: string | undefined, localPort: number | undefined): void {
+    const socket = new net.Socket();
+    socket.pause();
+    this.socket = socket;
+    this.number = number;
+    this.port = port;
+    this.namedPort = localPort ?? null;
+    this.started = performance.now();
+    this.startedWall = Date.now();
+    this.localAddress = localPort !== undefined ? localAddress ?? null : null;
+    this.localPort = localPort ?? null;
+    socket.on('connect', this.onConnect);
+    socket.on('error', this.onError);
+    if (HAS_ATTEMPT_EVENTS) socket.on('connectionAttemptFailed', this.onAttemptFailed);
+    // Node before 20.12 tells nothing before it closes a failed socket: read the local port the
+    // next turn of the loop (after connect() has bound it).
+    else setImmediate(this.recordLocal);
+    if (this.timer === null) this.timer = setTimeout(this.onTimer, this.opts.connectTimeoutMs);
+    socket.connect({ host: this.host, port, localAddress, localPort });
+    // An abort is reported on the next tick, like every other outcome.
+    if (this.opts.signal?.aborted) process.nextTick(this.onAbort);
   }
 
   /** Stops the timer and the abort listener. */
   dispose(): void {
-    clearTimeout(this.timer);
+    this.disposed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     this.opts.signal?.removeEventListener('abort', this.onAbort);
   }
 
-  fail(code: string, message: string, attempt: Attempt | null = this.current): void {
-    if (attempt === null) return;
-    this.finish({
-      kind: 'failed',
-      failure: {
-        attempt: attempt.number, code, message,
-        localAddress: attempt.localAddress, localPort: attempt.localPort,
-        remotePort: attempt.target.port,
-        startedAt: new Date(attempt.startedWall).toISOString(),
-        elapsedMs: Math.round(performance.now() - attempt.started),
-        kind: classifyError(code),
-      },
-    });
+  private fail(code: string, message: string): void {
+    const failure: ProbeFailure = {
+      attempt: this.number, code, message,
+      localAddress: this.localAddress, localPort: this.localPort,
+      remotePort: this.port,
+      startedAt: new Date(this.startedWall).toISOString(),
+      elapsedMs: Math.round(performance.now() - this.started),
+      kind: classifyError(code),
+    };
+    this.end().failed(failure);
   }
 
-  private finish(outcome: Outcome): void {
-    const attempt = this.current;
-    if (attempt === null) return;
-    if (outcome.kind !== 'port-busy') this.recordLocal();
-    this.current = null;
-    if (outcome.kind !== 'established') attempt.socket.destroy();
-    attempt.resolve(outcome);
+  /** Ends the attempt in flight (not established): closes its socket. */
+  private end(): Handler {
+    const socket = this.socket;
+    this.socket = null;
+    socket?.destroy();
+    return this.handler;
   }
 }
 
@@ -340,6 +352,7 @@ function describePair(pair: ProbePair, host: string): string {
   return pair.source === null ? dst : `${pair.source} to ${dst}`;
 }
 
+
 /**
  * Runs the probe. The connections it established stay open until `close()` is called on the
  * result, so the caller decides when the captures stop (before the closing FINs, usually).
@@ -361,6 +374,9 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
   let failure: ProbeFailure | null = null;
   let stoppedBy: ProbeResult['stoppedBy'] = 'max';
   let lastProgress = 0;
+  /** The pair of the attempt in flight, and the local ports it was refused in a row. */
+  let pair = pairs[0]!;
+  let busyInARow = 0;
 
   const progress = (force: boolean): void => {
     if (!opts.onProgress) return;
@@ -376,68 +392,83 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
     });
   };
 
-  const connector = new Connector(host, opts);
-  probing: while (sockets.length < opts.max) {
-    if (opts.signal?.aborted) { stoppedBy = 'aborted'; break; }
-    const pair = pairs[attempts % pairs.length]!;
+  // The loop is driven by the outcomes: each one starts the next attempt (or ends the run) from
+  // the callback that reported it, so nothing waits on a Promise between attempts.
+  let finished!: () => void;
+  let crashed!: (error: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => { finished = resolve; crashed = reject; });
+  const stop = (by: ProbeResult['stoppedBy'], f: ProbeFailure | null = null): void => {
+    stoppedBy = by;
+    failure = f;
+    finished();
+  };
+  const localFailure = (code: string, message: string): ProbeFailure => ({
+    attempt: attempts, code, message, localAddress: pair.source, localPort: null, remotePort: pair.port,
+    startedAt: new Date().toISOString(), elapsedMs: 0, kind: 'local-limit',
+  });
+
+  /** Connects to the current pair (from its next local port when it has a source). */
+  const tryPair = (): void => {
+    try {
+      connectPair();
+    } catch (error) {
+      // Called from a socket's event: a throw would be uncaught; the run rejects with it instead.
+      crashed(error);
+    }
+  };
+  const connectPair = (): void => {
+    if (pair.source === null) {
+      connector.connect(attempts, pair.port, undefined, undefined);
+      return;
+    }
+    const localPort = localPorts!.at(pair.next);
+    if (localPort === undefined) {
+      // Every local port of the range is in use from this source to this port.
+      stop('failure', localFailure('EADDRNOTAVAIL', `no free local port from ${describePair(pair, host)}: the ${localPorts!.size} ports of ip_local_port_range are all used`
+        + (pair.skipped > 0 ? ` (${pair.skipped} of them by other sockets, e.g. an ssh session from this address)` : '')));
+      return;
+    }
+    pair.next++;
+    connector.connect(attempts, pair.port, pair.source, localPort);
+  };
+
+  /** The next attempt, or the end of the run. */
+  const next = (): void => {
+    if (sockets.length >= opts.max) { stop('max'); return; }
+    if (opts.signal?.aborted) { stop('aborted'); return; }
+    pair = pairs[attempts % pairs.length]!;
     attempts++;
     pair.attempts++;
-    let outcome: Outcome;
-    let busyInARow = 0;
-    for (;;) {
-      const target: Target = { port: pair.port };
-      if (pair.source !== null) {
-        target.localAddress = pair.source;
-        const localPort = localPorts!.at(pair.next);
-        if (localPort === undefined) {
-          // Every local port of the range is in use from this source to this port.
-          const message = `no free local port from ${describePair(pair, host)}: the ${localPorts!.size} ports of ip_local_port_range are all used`
-            + (pair.skipped > 0 ? ` (${pair.skipped} of them by other sockets, e.g. an ssh session from this address)` : '');
-          outcome = {
-            kind: 'failed',
-            failure: {
-              attempt: attempts, code: 'EADDRNOTAVAIL', message, localAddress: pair.source, localPort: null, remotePort: pair.port,
-              startedAt: new Date().toISOString(), elapsedMs: 0, kind: 'local-limit',
-            },
-          };
-          break;
-        }
-        pair.next++;
-        target.localPort = localPort;
-      }
-      outcome = await connector.connect(attempts, target);
-      if (outcome.kind !== 'port-busy') break;
+    busyInARow = 0;
+    tryPair();
+  };
+
+  const connector = new Connector(host, opts, {
+    established(socket) {
+      sockets.push(socket);
+      pair.established++;
+      progress(false);
+      next();
+    },
+    failed(f) { stop('failure', f); },
+    portBusy(code) {
       skipped++;
       pair.skipped++;
       if (++busyInARow >= MAX_SKIPS_IN_A_ROW) {
-        const message = `${busyInARow} local ports in a row refused from ${describePair(pair, host)} (${outcome.code}): the ports are taken by other sockets`;
-        outcome = {
-          kind: 'failed',
-          failure: {
-            attempt: attempts, code: outcome.code, message, localAddress: pair.source, localPort: null, remotePort: pair.port,
-            startedAt: new Date().toISOString(), elapsedMs: 0, kind: 'local-limit',
-          },
-        };
-        break;
+        stop('failure', localFailure(code, `${busyInARow} local ports in a row refused from ${describePair(pair, host)} (${code}): the ports are taken by other sockets`));
+        return;
       }
-    }
-    switch (outcome.kind) {
-      case 'established':
-        sockets.push(outcome.socket);
-        pair.established++;
-        progress(false);
-        continue;
-      case 'aborted':
-        // The attempt in flight still counts: its SYN may have left.
-        stoppedBy = 'aborted';
-        break probing;
-      case 'failed':
-        failure = outcome.failure;
-        stoppedBy = 'failure';
-        break probing;
-    }
+      tryPair();
+    },
+    // The attempt in flight still counts: its SYN may have left.
+    aborted() { stop('aborted'); },
+  });
+  next();
+  try {
+    await done;
+  } finally {
+    connector.dispose();
   }
-  connector.dispose();
   progress(true);
 
   const durationMs = performance.now() - started;
