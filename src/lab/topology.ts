@@ -32,7 +32,7 @@ export const SCENARIO_DESCRIPTIONS: Readonly<Record<Scenario, string>> = {
   'synack-lost': 'router lets every SYN through but drops the SYN-ACKs of connections past LIMIT on their way back (synack-lost)',
   'server-drop': "server's own input hook drops new SYNs past LIMIT after they arrived (unanswered-at-server)",
   refused: 'router answers SYNs past LIMIT with a TCP reset (refused)',
-  lossy: 'no cap; the router drops one SYN in N at random, so some attempts need retransmissions (established-after-loss)',
+  lossy: 'no cap; the router drops every Nth new SYN (a counter, so no attempt loses two copies in a row), so some attempts need a retransmission (established-after-loss)',
   nat: 'path-cap plus source NAT in the router to its server-side address with new ports (server sees other 4-tuples)',
   ipv6: 'path-cap over IPv6',
   open: 'no rule: every connection gets through',
@@ -254,7 +254,9 @@ export function scenarioRules(lab: Pick<Lab, 'scenario' | 'limit' | 'port' | 'ro
     }
     case 'lossy':
       return [{ ns: router, script: [...forward([
-        `${newSyn} numgen random mod ${lossModulo} == 0 counter drop`,
+        // A counter, not `numgen random`: with random drops one attempt in a few hundred lost
+        // every copy within the lab's 4 s connect timeout and the run ended at a false ceiling.
+        `${newSyn} numgen inc mod ${lossModulo} == 0 counter drop`,
       ]), '}', ''].join('\n') }];
     case 'nat': {
       const to = lab.router.serverSide;

@@ -48,7 +48,7 @@ describe('inNamespace and scenarioRules (no root needed)', () => {
     const nat = scenarioRules({ ...fake, scenario: 'nat' })[0]!.script;
     expect(nat).toContain('snat ip to 198.19.0.1:20000-29999 random');
     expect(scenarioRules({ ...fake, scenario: 'synack-lost' })[0]!.script).toContain('ct direction reply');
-    expect(scenarioRules({ ...fake, scenario: 'lossy' }, 5)[0]!.script).toContain('numgen random mod 5 == 0 counter drop');
+    expect(scenarioRules({ ...fake, scenario: 'lossy' }, 5)[0]!.script).toContain('numgen inc mod 5 == 0 counter drop');
     expect(scenarioRules({ ...fake, scenario: 'ipv6' })[0]!.script).toContain('ip6 daddr . tcp dport ct count over 300');
     expect(scenarioRules({ ...fake, scenario: 'open' })).toEqual([]);
   });
