@@ -3,7 +3,7 @@
  * first attempt that got no SYN-ACK sent its first SYN. Attempts are in first-SYN order. With
  * several (source address, destination port) pairs the same count is split by pair.
  */
-import type { Flow } from './handshakes.js';
+import { SYN, SYN_ACK, type FlowTable } from './handshakes.js';
 import type { PairCeiling } from './types.js';
 
 export interface Ceiling {
@@ -15,27 +15,37 @@ export interface Ceiling {
   pairs: PairCeiling[];
 }
 
-export function findCeiling(attempts: Flow[]): Ceiling {
-  const firstFailed = attempts.findIndex((a) => a.synAck.times.length === 0);
-  const t = firstFailed >= 0 ? attempts[firstFailed]!.syn.times[0]! : NaN;
-  const byPair = new Map<string, PairCeiling>();
+/** `attempts`: client flows of `table`, in first-SYN order. */
+export function findCeiling(table: FlowTable, attempts: ArrayLike<number>): Ceiling {
+  const { copyStart, copyCount, times, closedNs, srcAddr, dstPort } = table;
+  let firstFailed = -1;
+  for (let i = 0; i < attempts.length && firstFailed < 0; i++) if (copyCount[attempts[i] * 3 + SYN_ACK] === 0) firstFailed = i;
+  const t = firstFailed >= 0 ? table.firstTime(attempts[firstFailed], SYN) : NaN;
+  // Keyed by address number and port: one address number per address text.
+  const byPair = new Map<number, PairCeiling>();
+  let lastKey = -1;
+  let pair: PairCeiling | undefined;
   let open = 0;
-  for (const a of attempts) {
-    const key = `${a.src} ${a.dstPort}`;
-    let pair = byPair.get(key);
-    if (!pair) {
-      pair = { source: a.src, port: a.dstPort, attempts: 0, established: 0, ceiling: firstFailed >= 0 ? 0 : null, failedHere: false };
-      byPair.set(key, pair);
+  for (let i = 0; i < attempts.length; i++) {
+    const a = attempts[i];
+    const key = srcAddr[a] * 65536 + dstPort[a];
+    if (key !== lastKey) {
+      pair = byPair.get(key);
+      if (pair === undefined) {
+        pair = { source: table.src(a), port: dstPort[a], attempts: 0, established: 0, ceiling: firstFailed >= 0 ? 0 : null, failedHere: false };
+        byPair.set(key, pair);
+      }
+      lastKey = key;
     }
-    pair.attempts++;
-    if (a === attempts[firstFailed]) pair.failedHere = true;
-    if (a.synAck.times.length === 0) continue;
-    pair.established++;
+    pair!.attempts++;
+    if (i === firstFailed) pair!.failedHere = true;
+    if (copyCount[a * 3 + SYN_ACK] === 0) continue;
+    pair!.established++;
     if (firstFailed < 0) continue;
-    const establishedAt = a.synAck.times[0]!;
-    if (establishedAt <= t && !(a.closedNs <= t)) {
+    const establishedAt = times[copyStart[a * 3 + SYN_ACK]];
+    if (establishedAt <= t && !(closedNs[a] <= t)) {
       open++;
-      pair.ceiling!++;
+      pair!.ceiling!++;
     }
   }
   return { firstFailed, ceiling: firstFailed >= 0 ? open : null, pairs: [...byPair.values()] };

@@ -5,55 +5,116 @@
  * t4 bounds it from below (t3 - t4 = offset - delay). The tightest pair of bounds over all matched
  * attempts brackets the offset; its midpoint is the estimate and half its width the uncertainty.
  */
-import type { Copies, Flow } from './handshakes.js';
+import { SYN, SYN_ACK, type FlowTable } from './handshakes.js';
 import type { ClockOffset } from './types.js';
 
 /** The identity of a transmission across captures: its TSval, else its IP ID, else none (-1). */
-function identity(c: Copies, i: number): number {
-  if (c.tsVals[i] >= 0) return c.tsVals[i];
-  if (c.ipIds[i] >= 0) return 0x100000000 + c.ipIds[i];
+function identity(t: FlowTable, c: number): number {
+  const tsVal = t.tsVals[c];
+  if (tsVal >= 0) return tsVal;
+  const ipId = t.ipIds[c];
+  if (ipId >= 0) return 0x100000000 + ipId;
   return -1;
 }
 
+/** Above this many comparisons the copies are paired through a Map (a flood of copies of one SYN). */
+const QUADRATIC_LIMIT = 1024;
+let taken = new Uint8Array(64);
+
 /**
- * Pairs copies of the same transmission in two captures: same TSval, else same IP ID, else (when
- * neither capture can tell copies apart but both hold as many) same position. Linear: a capture
- * holding thousands of copies of one SYN must not cost their square.
+ * Pairs copies of the same transmission in two captures: copies aStart.. (aCount of them) of
+ * table `a` with copies bStart.. of table `b`. Same TSval, else same IP ID (each copy of `a`, in
+ * order, takes the first copy of `b` not yet taken), else (when neither capture can tell copies
+ * apart but both hold as many) same position. Writes, for each copy of `a`, the position in `b`
+ * of its pair or -1 into aToB[0 ... aCount - 1], and returns the number of pairs. Linear for
+ * many copies: a capture holding thousands of copies of one SYN must not cost their square.
  */
-export function pairCopies(a: Copies, b: Copies): Array<[number, number]> {
-  const pairs: Array<[number, number]> = [];
-  const waiting = new Map<number, number[]>();
-  for (let j = b.times.length - 1; j >= 0; j--) {
-    const id = identity(b, j);
-    if (id < 0) continue;
-    const list = waiting.get(id);
-    if (list === undefined) waiting.set(id, [j]);
-    else list.push(j);
+export function pairCopies(a: FlowTable, aStart: number, aCount: number, b: FlowTable, bStart: number, bCount: number, aToB: Int32Array): number {
+  let pairs = 0;
+  if (aCount * bCount <= QUADRATIC_LIMIT) {
+    if (taken.length < bCount) taken = new Uint8Array(bCount);
+    taken.fill(0, 0, bCount);
+    for (let i = 0; i < aCount; i++) {
+      aToB[i] = -1;
+      const id = identity(a, aStart + i);
+      if (id < 0) continue;
+      for (let j = 0; j < bCount; j++) {
+        if (taken[j] === 0 && identity(b, bStart + j) === id) {
+          taken[j] = 1;
+          aToB[i] = j;
+          pairs++;
+          break;
+        }
+      }
+    }
+  } else {
+    const waiting = new Map<number, number[]>();
+    for (let j = bCount - 1; j >= 0; j--) {
+      const id = identity(b, bStart + j);
+      if (id < 0) continue;
+      const list = waiting.get(id);
+      if (list === undefined) waiting.set(id, [j]);
+      else list.push(j);
+    }
+    for (let i = 0; i < aCount; i++) {
+      const id = identity(a, aStart + i);
+      const j = id >= 0 ? waiting.get(id)?.pop() : undefined;
+      aToB[i] = j ?? -1;
+      if (j !== undefined) pairs++;
+    }
   }
-  for (let i = 0; i < a.times.length; i++) {
-    const id = identity(a, i);
-    const list = id >= 0 ? waiting.get(id) : undefined;
-    const j = list?.pop();
-    if (j !== undefined) pairs.push([i, j]);
-  }
-  if (pairs.length === 0 && a.times.length === b.times.length) {
-    for (let i = 0; i < a.times.length; i++) pairs.push([i, i]);
+  if (pairs === 0 && aCount === bCount) {
+    for (let i = 0; i < aCount; i++) aToB[i] = i;
+    pairs = aCount;
   }
   return pairs;
 }
 
-export function estimateClockOffset(matches: Map<Flow, Flow>): ClockOffset | null {
+let scratch = new Int32Array(16);
+
+/** A buffer for pairCopies' result, at least `n` long (shared: use it before the next call). */
+export function pairScratch(n: number): Int32Array {
+  if (scratch.length < n) scratch = new Int32Array(Math.max(n, 2 * scratch.length));
+  return scratch;
+}
+
+/** `matches[i]`: the server flow of attempt `attempts[i]` (a client flow), or -1. */
+export function estimateClockOffset(client: FlowTable, attempts: ArrayLike<number>, server: FlowTable, matches: Int32Array): ClockOffset | null {
   let upper = Infinity; // min(server SYN time - client SYN time)
   let lower = -Infinity; // max(server SYN-ACK time - client SYN-ACK time)
   let samples = 0;
-  for (const [client, server] of matches) {
+  const cStart = client.copyStart;
+  const cCount = client.copyCount;
+  const sStart = server.copyStart;
+  const sCount = server.copyCount;
+  const cTimes = client.times;
+  const sTimes = server.times;
+  for (let m = 0; m < attempts.length; m++) {
+    const s = matches[m];
+    if (s < 0) continue;
+    const c = attempts[m];
     let used = false;
-    for (const [i, j] of pairCopies(client.syn, server.syn)) {
-      upper = Math.min(upper, server.syn.times[j] - client.syn.times[i]);
-      used = true;
-    }
-    for (const [i, j] of pairCopies(client.synAck, server.synAck)) {
-      lower = Math.max(lower, server.synAck.times[j] - client.synAck.times[i]);
+    for (let k = SYN; k <= SYN_ACK; k++) {
+      const cs = cStart[c * 3 + k];
+      const cn = cCount[c * 3 + k];
+      const ss = sStart[s * 3 + k];
+      const sn = sCount[s * 3 + k];
+      if (cn === 0 && sn === 0) continue;
+      let d = NaN;
+      if (cn === 1 && sn === 1) {
+        // One copy on each side: the same transmission, by its identity or else by position.
+        d = sTimes[ss] - cTimes[cs];
+      } else {
+        const pairs = pairScratch(cn);
+        if (pairCopies(client, cs, cn, server, ss, sn, pairs) === 0) continue;
+        for (let i = 0; i < cn; i++) {
+          if (pairs[i] < 0) continue;
+          const di = sTimes[ss + pairs[i]] - cTimes[cs + i];
+          if (!(k === SYN ? di >= d : di <= d)) d = di;
+        }
+      }
+      if (k === SYN) upper = Math.min(upper, d);
+      else lower = Math.max(lower, d);
       used = true;
     }
     if (used) samples++;

@@ -3,19 +3,17 @@
  * pairs every connection attempt across them, and returns the data every report is drawn from.
  */
 import { isIP } from 'node:net';
-import { readHandshakes, type Copies, type Flow, type HandshakeTable } from './handshakes.js';
+import { readHandshakePair, type FlowTable, type HandshakeTable } from './handshakes.js';
 import { matchServerFlows } from './match.js';
-import { estimateClockOffset, pairCopies } from './clock.js';
+import { estimateClockOffset } from './clock.js';
+import { prepareAttempts, settleAttempts } from './attempts.js';
 import { findCoverage, type Coverage, type RecordedCapture } from './coverage.js';
-import { classifyAttempt, type VerdictContext } from './verdict.js';
+import type { VerdictContext } from './verdict.js';
 import { findCeiling } from './ceiling.js';
 import { summarize } from './sentence.js';
 import { TimeBase, parseIsoNs } from './time.js';
 import { describeLinkType } from '../read/open.js';
-import {
-  PATH_LOSS_VERDICTS, VERDICTS,
-  type AnalysisResult, type Attempt, type CaptureFacts, type ClockOffset, type FourTuple, type Summary, type Transmission, type Verdict,
-} from './types.js';
+import { PATH_LOSS_VERDICTS, type AnalysisResult, type CaptureFacts, type ClockOffset, type Summary } from './types.js';
 import { readVersion } from '../version.js';
 
 export * from './types.js';
@@ -71,15 +69,16 @@ function normalizeAddress(addr: string): string {
   return addr;
 }
 
-function choosePort(flows: Flow[]): number | null {
-  const counts = new Map<number, number>();
-  for (const f of flows) counts.set(f.dstPort, (counts.get(f.dstPort) ?? 0) + 1);
+function choosePort(table: FlowTable, flows: number[]): number | null {
+  const counts = new Int32Array(65536);
+  for (const f of flows) counts[table.dstPort[f]]++;
+  // The most SYNs; of ports with as many, the lowest.
   let best: number | null = null;
   let bestCount = 0;
-  for (const [port, n] of counts) {
-    if (n > bestCount || (n === bestCount && best !== null && port < best)) {
+  for (let port = 0; port < counts.length; port++) {
+    if (counts[port] > bestCount) {
       best = port;
-      bestCount = n;
+      bestCount = counts[port];
     }
   }
   return best;
@@ -96,33 +95,6 @@ function recordedFrom(run: RunCaptureFacts | null | undefined, opt: CaptureTimes
     drops: run.droppedByKernel ?? null,
     source: 'run.json',
   };
-}
-
-function tuple(f: Flow): FourTuple {
-  return { src: f.src, srcPort: f.srcPort, dst: f.dst, dstPort: f.dstPort };
-}
-
-/** `pairs` maps positions in `copies` to positions of the same transmissions in the other capture. */
-function transmissions(copies: Copies, time: TimeBase, originC: number, shiftNs: number, pairs: Map<number, number>): Transmission[] {
-  return copies.times.map((t, i) => ({
-    at: time.iso(t),
-    relMs: Math.round((t - shiftNs - originC) / 1e3) / 1e3,
-    tsVal: copies.tsVals[i] >= 0 ? copies.tsVals[i] : null,
-    ipId: copies.ipIds[i] >= 0 ? copies.ipIds[i] : null,
-    match: pairs.get(i) ?? null,
-  }));
-}
-
-function pairMaps(a: Copies | undefined, b: Copies | undefined): [Map<number, number>, Map<number, number>] {
-  const ab = new Map<number, number>();
-  const ba = new Map<number, number>();
-  if (a && b) {
-    for (const [i, j] of pairCopies(a, b)) {
-      ab.set(i, j);
-      ba.set(j, i);
-    }
-  }
-  return [ab, ba];
 }
 
 function captureFacts(role: 'client' | 'server', table: HandshakeTable, cov: Coverage, time: TimeBase): CaptureFacts {
@@ -163,32 +135,34 @@ function clientLimitOf(run: RunCoverageFacts | null | undefined, attemptsSeen: n
   return { attempt: f.attempt, code: String(f.code) };
 }
 
-function emptyVerdictCounts(): Record<Verdict, number> {
-  return Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
-}
-
 export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisResult> {
   const time = new TimeBase();
   const warnings: string[] = [];
-  const client = await readHandshakes(opts.clientFile, time);
-  const server = opts.serverFile ? await readHandshakes(opts.serverFile, time) : null;
+  // The server capture is read meanwhile (in parallel when large): what needs the client's alone comes first.
+  const reading = readHandshakePair(opts.clientFile, opts.serverFile || null, time);
+  const client = await reading.client;
 
   // The attempts: SYNs the client sent to the peer's port.
   const peer = opts.peer ? normalizeAddress(opts.peer) : null;
-  const toPeer = peer ? client.flows.filter((f) => f.dst === peer) : client.flows;
+  const cf = client.flows;
+  const toPeer = cf.select(peer ? (f) => cf.dst(f) === peer : undefined);
   if (peer && toPeer.length === 0 && client.flows.length > 0) warnings.push(`no SYN in the client capture went to ${peer}`);
   const given = opts.ports && opts.ports.length > 0 ? [...opts.ports] : opts.port ? [opts.port] : null;
-  const ports = given ?? [choosePort(toPeer) ?? 0];
+  const ports = given ?? [choosePort(cf, toPeer) ?? 0];
   const portSet = new Set(ports);
-  const attemptFlows = toPeer.filter((f) => portSet.has(f.dstPort)).sort((a, b) => a.syn.times[0] - b.syn.times[0]);
+  const attemptFlows = cf.attemptsTo(toPeer, portSet);
+
+  // The records of the attempts, made while the server capture may still be read; settled below.
+  const prepared = prepareAttempts(cf, time, attemptFlows);
+  const server = await reading.server;
 
   // Clock offset from attempts seen in both captures.
-  const matches = server ? matchServerFlows(attemptFlows, server.flows) : new Map<Flow, Flow>();
+  const matches = server ? matchServerFlows(cf, attemptFlows, server.flows) : null;
   let clock: ClockOffset | null = null;
   if (opts.clockOffsetMs !== undefined && opts.clockOffsetMs !== null) {
     clock = { offsetMs: opts.clockOffsetMs, uncertaintyMs: 0, method: 'option', samples: 0 };
-  } else if (server) {
-    clock = estimateClockOffset(matches);
+  } else if (server && matches) {
+    clock = estimateClockOffset(cf, attemptFlows, server.flows, matches);
   }
   const offsetNs = clock ? Math.round(clock.offsetMs * 1e6) : null;
 
@@ -219,8 +193,8 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
     if (serverCov?.endSource === 'assumed') {
       warnings.push('the server capture has no recorded stop time: it was assumed to cover the client capture\'s whole span — capture with synprobe capture (run.json), or pass --server-stop, to make it certain');
     }
-    const establishedAttempts = attemptFlows.filter((f) => f.synAck.times.length > 0).length;
-    if (establishedAttempts > 0 && matches.size === 0 && opts.clockOffsetMs == null) {
+    const establishedAttempts = attemptFlows.filter((f) => cf.established(f)).length;
+    if (establishedAttempts > 0 && matches!.every((s) => s < 0) && opts.clockOffsetMs == null) {
       blocker = 'none of the established attempts appears in the server capture: it was taken on another host or interface, or a middlebox rewrites sequence numbers, so its silence proves nothing';
       warnings.push(blocker);
     }
@@ -248,42 +222,9 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
     blocker,
   };
 
-  const { firstFailed, ceiling, pairs } = findCeiling(attemptFlows);
-  const verdicts = emptyVerdictCounts();
-  let lostSyn = 0;
-  let lostSynAck = 0;
-  const attempts: Attempt[] = attemptFlows.map((f, i) => {
-    const s = matches.get(f);
-    const { verdict, reason } = classifyAttempt(f, s, ctx);
-    verdicts[verdict]++;
-    const origin = f.syn.times[0];
-    const [synSentPairs, synSeenPairs] = pairMaps(f.syn, s?.syn);
-    const [synAckSentPairs, synAckSeenPairs] = pairMaps(s?.synAck, f.synAck);
-    // A refused SYN was answered (by the server or by a middlebox): it is not counted as lost.
-    if (server && verdict !== 'outside-capture' && verdict !== 'refused') {
-      lostSyn += Math.max(0, f.syn.times.length - (s?.syn.times.length ?? 0));
-      if (s) lostSynAck += Math.max(0, s.synAck.times.length - f.synAck.times.length);
-    }
-    return {
-      index: i + 1,
-      isn: f.isn,
-      client: tuple(f),
-      server: s ? tuple(s) : null,
-      verdict,
-      reason,
-      synSent: f.syn.times.length,
-      synSeen: server ? s?.syn.times.length ?? 0 : null,
-      synAckSent: server ? s?.synAck.times.length ?? 0 : null,
-      synAckSeen: f.synAck.times.length,
-      rstSeen: f.rst.times.length,
-      established: f.synAck.times.length > 0,
-      closedAt: Number.isNaN(f.closedNs) ? null : time.iso(f.closedNs),
-      synSentTimes: transmissions(f.syn, time, origin, 0, synSentPairs),
-      synSeenTimes: s ? transmissions(s.syn, time, origin, offsetNs ?? 0, synSeenPairs) : [],
-      synAckSentTimes: s ? transmissions(s.synAck, time, origin, offsetNs ?? 0, synAckSentPairs) : [],
-      synAckSeenTimes: transmissions(f.synAck, time, origin, 0, synAckSeenPairs),
-    };
-  });
+  const { firstFailed, ceiling, pairs } = findCeiling(cf, attemptFlows);
+  // One record per attempt; its times are computed when read (analyze/attempts.ts).
+  const { attempts, verdicts, lostSyn, lostSynAck } = settleAttempts(prepared, server?.flows ?? null, offsetNs ?? 0, matches, ctx);
 
   let commonSpan: Summary['commonSpan'] = null;
   if (serverCov && !Number.isNaN(clientCov.start)) {

@@ -1,13 +1,14 @@
 /** The plain verdict sentence a user pastes, from the first failing attempt (or the whole run). */
 import type { Attempt, Summary } from './types.js';
 import { describePorts } from '../ports.js';
+import { formatInteger } from '../numbers.js';
 
 function endpoint(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+  return `${formatInteger(n)} ${n === 1 ? one : many}`;
 }
 
 function spanSeconds(a: Attempt): string {
@@ -22,7 +23,7 @@ function whileOpen(ceiling: number | null): string {
 export function describeAttempt(a: Attempt, ceiling: number | null): string {
   const from = endpoint(a.client.src, a.client.srcPort);
   const to = endpoint(a.client.dst, a.client.dstPort);
-  const head = `Attempt ${a.index.toLocaleString('en-US')}`;
+  const head = `Attempt ${formatInteger(a.index)}`;
   const sent = `${plural(a.synSent, 'SYN transmission')} left ${from}${a.synSent > 1 ? ` over ${spanSeconds(a)}` : ''}`;
   switch (a.verdict) {
     case 'lost-in-path':
@@ -68,7 +69,7 @@ export function summarize(
   const limit = summary.clientLimit;
   if (limit) {
     const why = limit.code === 'EADDRNOTAVAIL' || limit.code === 'EADDRINUSE' ? 'no free local port' : limit.code === 'EMFILE' || limit.code === 'ENFILE' ? 'no file descriptor left' : 'a limit of the client';
-    return `${all} and nothing was lost between the capture points; attempt ${limit.attempt.toLocaleString('en-US')} sent no SYN: `
+    return `${all} and nothing was lost between the capture points; attempt ${formatInteger(limit.attempt)} sent no SYN: `
       + `the client host refused it (${limit.code}: ${why}) with ${plural(summary.established, 'connection')} open, a limit of the client, not of the path.`;
   }
   return `${all} and nothing was lost between the capture points.`;

@@ -11,6 +11,11 @@ export class TimeBase {
     return this.baseSec;
   }
 
+  /** Fixes the base second, unless a timestamp already did. */
+  adopt(sec: number): void {
+    if (this.baseSec === null) this.baseSec = sec;
+  }
+
   rel(tsSec: number, tsNsec: number): number {
     if (this.baseSec === null) this.baseSec = tsSec;
     return (tsSec - this.baseSec) * 1e9 + tsNsec;

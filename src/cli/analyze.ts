@@ -4,8 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { analyzeCaptures, type AnalyzeOptions, type RunCoverageFacts } from '../analyze/index.js';
 import { parseIsoNs, parseTimeArg } from '../analyze/time.js';
-import { exitStatusFor, renderReport } from '../report/index.js';
-import { PictureFileError, writePictures } from '../report/picture/index.js';
+import { exitStatusFor, writeReport } from '../report/index.js';
 import { UsageError, type CliIO } from './io.js';
 import { defaultFormat, parseAddress, parseCount, parseFormat, parseMilliseconds, parsePortList } from './options.js';
 
@@ -173,13 +172,17 @@ Examples:
       const result = await analyzeCaptures(options);
       const format = flags.format ?? defaultFormat(io.isTTY);
       let image: string | null = null;
-      try {
-        image = await writePictures(result, { svg: flags.svg, png: flags.png, redact: flags.redact, overwrite: flags.overwrite });
-      } catch (err) {
-        if (err instanceof PictureFileError) throw new UsageError(err.message);
-        throw err;
+      if (flags.svg || flags.png) {
+        // Imported here: without --svg/--png the picture code is not needed, nor its start-up time spent.
+        const { PictureFileError, writePictures } = await import('../report/picture/index.js');
+        try {
+          image = await writePictures(result, { svg: flags.svg, png: flags.png, redact: flags.redact, overwrite: flags.overwrite });
+        } catch (err) {
+          if (err instanceof PictureFileError) throw new UsageError(err.message);
+          throw err;
+        }
       }
-      io.stdout(renderReport(result, format, { redact: flags.redact, image }));
+      writeReport(result, format, { redact: flags.redact, image }, (text) => io.stdout(text));
       io.exitCode = exitStatusFor(result);
     });
 }

@@ -7,12 +7,35 @@ import { Command, CommanderError } from 'commander';
 import { CliIO, UsageError, createProcessIO } from './io.js';
 import { CaptureFileError } from '../read/types.js';
 import { readVersion } from '../version.js';
-import * as analyze from './analyze.js';
-import * as serve from './serve.js';
-import * as capture from './capture.js';
-import * as lab from './lab.js';
 
-export function buildProgram(io: CliIO): Command {
+interface CommandModule {
+  register(program: Command, io: CliIO): void;
+}
+
+/**
+ * The command modules, in the order help lists them, imported only when needed: capture and lab
+ * bring execa, ssh and the lab's code (a quarter of a second to import), which analyze does not
+ * need.
+ */
+const COMMANDS: Array<[string, () => Promise<CommandModule>]> = [
+  ['analyze', () => import('./analyze.js')],
+  ['capture', () => import('./capture.js')],
+  ['serve', () => import('./serve.js')],
+  ['lab', () => import('./lab.js')],
+];
+
+/**
+ * The modules `argv` (as process.argv: node, script, arguments) needs: the one it names first, or
+ * none for the version alone, else all of them (for help and the error for an unknown command).
+ */
+export async function loadCommands(argv: readonly string[]): Promise<CommandModule[]> {
+  const first = argv[2];
+  if (argv.length === 3 && (first === '-V' || first === '--version')) return [];
+  const named = COMMANDS.find(([name]) => name === first);
+  return Promise.all((named ? [named] : COMMANDS).map(([, load]) => load()));
+}
+
+export function buildProgram(io: CliIO, commands: readonly CommandModule[]): Command {
   const program = new Command('synprobe')
     .description('Prove where TCP connection attempts die: hold connections until one fails, capture both ends, and correlate the SYNs.')
     .version(readVersion(), '-V, --version')
@@ -31,10 +54,7 @@ Examples:
   synprobe capture --peer 172.31.17.55 --ssh ec2-user@172.31.17.55 --sudo
   synprobe analyze client.pcap server.pcap --format markdown --redact > post.md
 `);
-  analyze.register(program, io);
-  capture.register(program, io);
-  serve.register(program, io);
-  lab.register(program, io);
+  for (const command of commands) command.register(program, io);
   return program;
 }
 
@@ -42,7 +62,7 @@ Examples:
 export async function main(argv: string[], given?: CliIO): Promise<number> {
   const io = given ?? createProcessIO();
   if (given === undefined) endQuietlyOnBrokenPipe(io);
-  const program = buildProgram(io);
+  const program = buildProgram(io, await loadCommands(argv));
   try {
     await program.parseAsync(argv);
     return io.exitCode;

@@ -9,10 +9,10 @@
  * that object until the next decode: copy it if you keep it.
  */
 import type { DecodedPacket, DecodeProblem, DecodeStatus, Layer } from './types.js';
-import { decodeLink, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './link.js';
+import { decodeLink, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LINKTYPE_ETHERNET } from './link.js';
 import { decodeIPv4 } from './ipv4.js';
 import { decodeIPv6 } from './ipv6.js';
-import { decodeTcp } from './tcp.js';
+import { decodeOptions, decodeTcp } from './tcp.js';
 
 /** What a layer decoder returns: a final status, or 'next' when the layer named in the Cursor follows. */
 export type LayerResult = DecodeStatus | 'next';
@@ -29,6 +29,8 @@ export interface Cursor {
   segmentLength: number;
   /** Set by IP: the segment is a first fragment with more to come (its TCP header may not be all there). */
   firstFragment: boolean;
+  /** TCP options are decoded when the segment's flags share a bit with this mask; -1: always. */
+  optionsFor: number;
 }
 
 /** How layers record a problem. Both return the status to hand back, for `return report.truncated(...)`. */
@@ -100,9 +102,10 @@ const reporter = {
   },
 } satisfies ProblemReporter & { out: DecodedPacket | null };
 
-const cursor: Cursor = { offset: 0, end: 0, network: 0, segmentLength: 0, firstFragment: false };
+const cursor: Cursor = { offset: 0, end: 0, network: 0, segmentLength: 0, firstFragment: false, optionsFor: -1 };
 
 const EMPTY = new Uint8Array(0);
+const PROTOCOL_TCP = 6;
 
 /** A DecodedPacket to reuse for every packet (all fields in their "nothing decoded" state). */
 export function createDecodedPacket(): DecodedPacket {
@@ -172,17 +175,34 @@ function resetDecodedPacket(out: DecodedPacket, buf: Uint8Array): void {
 /**
  * Decodes the packet buf[offset, offset + length) captured on a link of type `linkType` (LINKTYPE_
  * value) into `out`, after resetting every field of `out`. Never throws on packet content.
+ *
+ * `optionsFor`: decode the TCP options (MSS, window scale, SACK permitted, timestamps) only of
+ * segments whose flags share a bit with this mask (e.g. TCP_SYN | TCP_RST | TCP_FIN); the others
+ * keep the option fields at their reset values and a bad option goes unreported. The status and
+ * every other field, `tcpOptionsTruncated` included, are the same either way. Default: always.
  */
-export function decodePacket(linkType: number, buf: Uint8Array, offset: number, length: number, out: DecodedPacket): DecodeStatus {
-  resetDecodedPacket(out, buf);
-  reporter.out = out;
+export function decodePacket(linkType: number, buf: Uint8Array, offset: number, length: number, out: DecodedPacket, optionsFor = -1): DecodeStatus {
   // Never trust the caller's numbers either: clamp to the buffer (NaN counts as 0).
   const start = clampToInteger(offset, 0, buf.length);
+  const end = start + clampToInteger(length, 0, buf.length - start);
+  if (linkType === LINKTYPE_ETHERNET && decodeEthernetIpv4Tcp(buf, start, end, out, optionsFor)) return 'tcp';
+  return decodeLayers(linkType, buf, start, end, out, optionsFor);
+}
+
+/**
+ * The layer by layer decode of buf[start, end) (decodePacket clamped the bounds): every link type,
+ * every header, every problem. decodePacket's result for any packet, also those decodeEthernetIpv4Tcp
+ * takes; exported so that a test can hold the two to each other.
+ */
+export function decodeLayers(linkType: number, buf: Uint8Array, start: number, end: number, out: DecodedPacket, optionsFor = -1): DecodeStatus {
+  resetDecodedPacket(out, buf);
+  reporter.out = out;
   cursor.offset = start;
-  cursor.end = start + clampToInteger(length, 0, buf.length - start);
+  cursor.end = end;
   cursor.network = 0;
   cursor.segmentLength = 0;
   cursor.firstFragment = false;
+  cursor.optionsFor = optionsFor;
 
   let result: LayerResult = decodeLink(linkType, buf, cursor, out, reporter);
   if (result === 'next') result = decodeIP(buf, cursor, out, reporter);
@@ -190,6 +210,72 @@ export function decodePacket(linkType: number, buf: Uint8Array, offset: number, 
   out.status = result === 'next' ? 'tcp' : result;
   reporter.out = null;
   return out.status;
+}
+
+function u16(buf: Uint8Array, i: number): number {
+  return (buf[i] << 8) | buf[i + 1];
+}
+
+function u32(buf: Uint8Array, i: number): number {
+  return ((buf[i] << 24) | (buf[i + 1] << 16) | (buf[i + 2] << 8) | buf[i + 3]) >>> 0;
+}
+
+/**
+ * The common case in one step: Ethernet without tags, IPv4 not fragmented, TCP with its whole
+ * header captured. Fills `out` exactly as decodeLayers would (every field, the options by the same
+ * decodeOptions) and returns true; returns false, having changed nothing, for anything else, which
+ * decodeLayers then decodes. About twice as fast as going through the layers.
+ */
+function decodeEthernetIpv4Tcp(buf: Uint8Array, start: number, end: number, out: DecodedPacket, optionsFor: number): boolean {
+  const ip = start + 14;
+  if (end - ip < 40 || buf[start + 12] !== 0x08 || buf[start + 13] !== 0x00) return false;
+  const versionIhl = buf[ip];
+  if (versionIhl >> 4 !== 4) return false;
+  const ipHeaderLength = (versionIhl & 0x0f) * 4;
+  if (ipHeaderLength < 20 || buf[ip + 9] !== PROTOCOL_TCP || (u16(buf, ip + 6) & 0x3fff) !== 0) return false;
+  let totalLength = u16(buf, ip + 2);
+  if (totalLength === 0) totalLength = end - ip;
+  const ipEnd = Math.min(end, ip + totalLength);
+  const tcp = ip + ipHeaderLength;
+  const segmentLength = totalLength - ipHeaderLength;
+  if (segmentLength < 20 || ipEnd - tcp < 20) return false;
+  const tcpHeaderLength = (buf[tcp + 12] >> 4) * 4;
+  if (tcpHeaderLength < 20 || tcpHeaderLength > segmentLength || tcp + tcpHeaderLength > ipEnd) return false;
+
+  out.status = 'tcp';
+  out.problem = null;
+  out.buf = buf;
+  out.vlan = -1;
+  out.ifIndex = -1;
+  out.ipVersion = 4;
+  out.srcAddrOffset = ip + 12;
+  out.dstAddrOffset = ip + 16;
+  out.src4 = u32(buf, ip + 12);
+  out.dst4 = u32(buf, ip + 16);
+  out.ipId = u16(buf, ip + 4);
+  out.ttl = buf[ip + 8];
+  out.ipPayloadLength = segmentLength;
+  out.srcPort = u16(buf, tcp);
+  out.dstPort = u16(buf, tcp + 2);
+  out.seq = u32(buf, tcp + 4);
+  out.ack = u32(buf, tcp + 8);
+  const flags = buf[tcp + 13];
+  out.flags = flags;
+  out.window = u16(buf, tcp + 14);
+  out.payloadLength = segmentLength - tcpHeaderLength;
+  out.mss = -1;
+  out.windowScale = -1;
+  out.sackPermitted = false;
+  out.hasTimestamp = false;
+  out.tsVal = 0;
+  out.tsEcr = 0;
+  out.tcpOptionsTruncated = false;
+  if (tcpHeaderLength > 20 && (optionsFor < 0 || (flags & optionsFor) !== 0)) {
+    reporter.out = out;
+    decodeOptions(buf, tcp + 20, tcp + tcpHeaderLength, tcp + tcpHeaderLength, out, reporter);
+    reporter.out = null;
+  }
+  return true;
 }
 
 function clampToInteger(n: number, low: number, high: number): number {

@@ -60,7 +60,7 @@ export function decodeTcp(buf: Uint8Array, cur: Cursor, out: DecodedPacket, repo
   if (available >= 16) out.window = u16(buf, start + 14);
 
   const headerEnd = start + headerLength;
-  decodeOptions(buf, start + 20, Math.min(headerEnd, cur.end), headerEnd, out, report);
+  if (cur.optionsFor < 0 || (out.flags & cur.optionsFor) !== 0) decodeOptions(buf, start + 20, Math.min(headerEnd, cur.end), headerEnd, out, report);
   if (available < headerLength) {
     out.tcpOptionsTruncated = true;
     report.truncated('tcp', headerLength, available, 'data offset');
@@ -69,7 +69,7 @@ export function decodeTcp(buf: Uint8Array, cur: Cursor, out: DecodedPacket, repo
 }
 
 /** Reads options in [at, capturedEnd); `headerEnd` (from the data offset) bounds every option length. */
-function decodeOptions(buf: Uint8Array, at: number, capturedEnd: number, headerEnd: number, out: DecodedPacket, report: ProblemReporter): void {
+export function decodeOptions(buf: Uint8Array, at: number, capturedEnd: number, headerEnd: number, out: DecodedPacket, report: ProblemReporter): void {
   while (at < capturedEnd) {
     const kind = buf[at];
     if (kind === OPTION_EOL) return;

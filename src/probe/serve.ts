@@ -4,6 +4,7 @@
  * the socket and two shared listeners, nothing else: no buffers, no closures.
  */
 import net from 'node:net';
+import v8 from 'node:v8';
 
 export interface ServeOptions {
   /** One port, or several (one listener each). 0 picks a free port. */
@@ -59,8 +60,22 @@ function validatePorts(port: number | number[]): number[] {
   return ports;
 }
 
+/**
+ * Every held socket survives the young-generation collections, and V8 answers survivors by growing
+ * the young generation, to its maximum (two 16 MB semi-spaces: 1.4 kB per connection at 15,000)
+ * although the listener allocates next to nothing that dies young; it gives the memory back only
+ * after about 10 s idle. A process that holds connections and little else is better off with the
+ * young generation kept at its starting size (measured: 3.4 kB → 2.3 kB of RSS per connection at
+ * 15,000 right after accepting them, 1.9 → 1.8 kB 12 s later). Process-wide: startServer runs in
+ * processes of its own (synprobe serve, the lab's server).
+ */
+function keepYoungGenerationSmall(): void {
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+}
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const ports = validatePorts(opts.port);
+  keepYoungGenerationSmall();
   const backlog = opts.backlog ?? DEFAULT_BACKLOG;
   const sockets = new Set<net.Socket>();
   let accepted = 0;

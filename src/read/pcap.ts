@@ -59,7 +59,13 @@ interface PcapParser {
   on(event: 'error', listener: (error: Error) => void): this;
 }
 
-const pcapParser = createRequire(import.meta.url)('pcap-parser') as { parse(input: Readable): PcapParser };
+/** pcap-parser, loaded when readPcapWithParser first needs it (readPcap does not). */
+let pcapParserModule: { parse(input: Readable): PcapParser } | null = null;
+
+function pcapParser(): { parse(input: Readable): PcapParser } {
+  pcapParserModule ??= createRequire(import.meta.url)('pcap-parser') as { parse(input: Readable): PcapParser };
+  return pcapParserModule;
+}
 
 /**
  * Parses and validates a classic pcap file header. Throws CaptureFileError for a header synprobe
@@ -404,7 +410,7 @@ function parseRecords(
   return new Promise((resolve, reject) => {
     const source = handle.createReadStream({ start: 0, highWaterMark: STREAM_CHUNK });
     const rewriter = new MagicRewriter(microsecondMagic(header));
-    const parser = pcapParser.parse(source.pipe(rewriter));
+    const parser = pcapParser().parse(source.pipe(rewriter));
     const walk = createWalk(header, summary);
     let settle: (() => void) | null = null;
     let closed = false;

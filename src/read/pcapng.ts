@@ -244,6 +244,7 @@ function readBufferedBlocks(state: ReadState): number {
     const available = reader.available(state.offset);
     if (available < MIN_BLOCK_LENGTH) return MIN_BLOCK_LENGTH;
     const at = reader.indexOf(state.offset);
+    if (state.section !== null && readPlainEnhancedPacket(state, state.section, at, available)) continue;
     const type = readBlockType(state, at);
     const littleEndian = blockByteOrder(state, at, type);
     if (littleEndian === null) return stopReading(state, problemAt(state, 'corrupt', describeBadByteOrder(state, at, type)));
@@ -431,6 +432,34 @@ function readEnhancedPacket(state: ReadState, section: Section, at: number, leng
   if (length < 32) return problemAt(state, 'corrupt', `enhanced packet block of ${length} bytes is shorter than 32`);
   const { view } = state.reader;
   return readTimedPacket(state, section, view.getUint32(at + 8, section.littleEndian), at, length);
+}
+
+/**
+ * The common block in one step: an enhanced packet block, whole in the buffer, sound, on a known
+ * interface, with a datable timestamp. Delivers it and returns true, as readBufferedBlocks and
+ * readEnhancedPacket would; returns false, having changed nothing, for any other block, which
+ * then takes the general path (and its problems and warnings).
+ */
+function readPlainEnhancedPacket(state: ReadState, section: Section, at: number, available: number): boolean {
+  const { view } = state.reader;
+  const le = section.littleEndian;
+  if (view.getUint32(at, le) !== BLOCK_EPB) return false;
+  const length = view.getUint32(at + 4, le);
+  if (length < 32 || length > available || length > MAX_BLOCK_LENGTH || (length & 3) !== 0) return false;
+  if (view.getUint32(at + length - 4, le) !== length) return false;
+  const interfaceId = view.getUint32(at + 8, le);
+  const iface = section.interfaces[interfaceId];
+  if (iface === undefined) return false;
+  const caplen = view.getUint32(at + 20, le);
+  if (caplen > length - 32) return false;
+  const { record } = state;
+  convertTimestamp(iface, view.getUint32(at + 12, le), view.getUint32(at + 16, le), record);
+  if (!isDatable(record.tsSec)) return false;
+  record.hasTimestamp = true;
+  deliverPacket(state, iface, interfaceId, caplen, view.getUint32(at + 24, le), at + 28);
+  state.offset += length;
+  state.summary.bytesRead = state.offset;
+  return true;
 }
 
 /** The obsolete Packet Block (type 2): like an EPB with a 16-bit interface id and a drop counter. */

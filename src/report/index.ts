@@ -4,6 +4,7 @@ import { PATH_LOSS_VERDICTS } from '../analyze/types.js';
 import { renderTable } from './table.js';
 import { renderMarkdown, type MarkdownExtras } from './markdown.js';
 import { Redactor, redactResult } from './redact.js';
+import { writeJson } from './json.js';
 
 export const FORMATS = ['table', 'markdown', 'json'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -17,8 +18,11 @@ export function renderReport(result: AnalysisResult, format: Format, opts: Rende
   const r = redactor ? redactResult(result, redactor) : result;
   let text: string;
   switch (format) {
-    case 'json':
-      return JSON.stringify(r, null, 2) + '\n';
+    case 'json': {
+      const pieces: string[] = [];
+      writeJson(r, (piece) => pieces.push(piece));
+      return pieces.join('');
+    }
     case 'markdown':
       text = renderMarkdown(r, opts);
       break;
@@ -28,6 +32,18 @@ export function renderReport(result: AnalysisResult, format: Format, opts: Rende
   }
   // Extras (run facts, commands) come from outside the result: scrub the finished text as well.
   return redactor ? redactor.text(text) : text;
+}
+
+/**
+ * renderReport's text handed to `write` in pieces: JSON is written one attempt at a time, never
+ * whole in memory (100,000 attempts are about 140 MB of it); the other formats in one piece.
+ */
+export function writeReport(result: AnalysisResult, format: Format, opts: RenderOptions, write: (text: string) => void): void {
+  if (format !== 'json') {
+    write(renderReport(result, format, opts));
+    return;
+  }
+  writeJson(opts.redact ? redactResult(result, new Redactor()) : result, write);
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { Attempt } from '../analyze/types.js';
 import { ladderEvents, type LadderEvent } from './ladder-events.js';
 import { endpoint, formatMs } from './text.js';
+import { formatInteger } from '../numbers.js';
 
 const LEFT = 26;
 const ARROW = 24;
@@ -45,7 +46,7 @@ function textRow(e: LadderEvent, hasServer: boolean): [string, string, string] {
 
 export function renderLadder(a: Attempt, hasServer: boolean, offsetNote: string): string {
   const head = [
-    `Attempt ${a.index.toLocaleString('en-US')} (ISN ${a.isn}): ${a.verdict}`,
+    `Attempt ${formatInteger(a.index)} (ISN ${a.isn}): ${a.verdict}`,
     `${fit(`client ${endpoint(a.client.src, a.client.srcPort)}`, LEFT + ARROW + 2)}${hasServer ? `server ${a.server ? endpoint(a.server.dst, a.server.dstPort) : endpoint(a.client.dst, a.client.dstPort)}` : '(no server capture)'}`,
     `${fit('times: client clock, from its first SYN', LEFT + ARROW + 2)}${hasServer ? offsetNote : ''}`,
   ];

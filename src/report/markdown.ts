@@ -6,6 +6,7 @@ import { pickLadderAttempt, renderLadder } from './ladder.js';
 import { ATTEMPT_HEAD, PAIR_HEAD, attemptRow, captureColumns, notEstablished, pairRows, summaryRows } from './text.js';
 import { describePorts, formatPorts } from '../ports.js';
 import { offsetNote, ROW_LIMIT } from './common.js';
+import { formatInteger } from '../numbers.js';
 
 export interface MarkdownExtras {
   /** Command lines that reproduce the run or the analysis. */
@@ -44,9 +45,9 @@ export function renderMarkdown(r: AnalysisResult, extras: MarkdownExtras = {}): 
   }
   const failed = notEstablished(r.attempts);
   if (failed.length > 0) {
-    out.push('', `### Attempts that were not established (${failed.length.toLocaleString('en-US')})`, '');
+    out.push('', `### Attempts that were not established (${formatInteger(failed.length)})`, '');
     out.push(renderMarkdownTable(ATTEMPT_HEAD, failed.slice(0, ROW_LIMIT).map(attemptRow)));
-    if (failed.length > ROW_LIMIT) out.push('', `… and ${(failed.length - ROW_LIMIT).toLocaleString('en-US')} more.`);
+    if (failed.length > ROW_LIMIT) out.push('', `… and ${formatInteger(failed.length - ROW_LIMIT)} more.`);
   }
   out.push('', '### Captures', '');
   const facts = captureColumns(r.captures);

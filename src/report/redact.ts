@@ -6,6 +6,7 @@
 import { basename } from 'node:path';
 import { isIP } from 'node:net';
 import type { AnalysisResult } from '../analyze/types.js';
+import { AttemptRecord } from '../analyze/attempts.js';
 
 /** aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff. */
 const MAC = /\b[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}\b/g;
@@ -47,6 +48,12 @@ export class Redactor {
 function mapStrings<T>(value: T, f: (s: string) => string): T {
   if (typeof value === 'string') return f(value) as T;
   if (Array.isArray(value)) return value.map((v) => mapStrings(v, f)) as T;
+  if (value instanceof AttemptRecord) {
+    // Its other strings are the verdict and ISO times, which hold no address: a record over the
+    // same times, with the 4-tuples and reason replaced, instead of a copy of every field.
+    const server = value.server;
+    return value.renamed(mapStrings(value.client, f), server === null ? null : mapStrings(server, f), value.reason === null ? null : f(value.reason)) as T;
+  }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = mapStrings(v, f);

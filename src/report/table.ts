@@ -4,6 +4,7 @@ import { renderBox, renderColumns, renderKeyValues } from './grid.js';
 import { pickLadderAttempt, renderLadder } from './ladder.js';
 import { ATTEMPT_HEAD, PAIR_HEAD, attemptRow, captureColumns, notEstablished, pairRows, summaryRows } from './text.js';
 import { offsetNote, ROW_LIMIT } from './common.js';
+import { formatInteger } from '../numbers.js';
 
 export function renderTable(r: AnalysisResult): string {
   const hasServer = r.captures.length > 1;
@@ -14,9 +15,9 @@ export function renderTable(r: AnalysisResult): string {
   if (ladder) out.push('', renderLadder(ladder, hasServer, offsetNote(r)));
   const failed = notEstablished(r.attempts);
   if (failed.length > 0) {
-    out.push('', `Attempts that did not end established (${failed.length.toLocaleString('en-US')}):`);
+    out.push('', `Attempts that did not end established (${formatInteger(failed.length)}):`);
     out.push(renderBox(ATTEMPT_HEAD, failed.slice(0, ROW_LIMIT).map(attemptRow)));
-    if (failed.length > ROW_LIMIT) out.push(`… and ${(failed.length - ROW_LIMIT).toLocaleString('en-US')} more (--format json lists them all)`);
+    if (failed.length > ROW_LIMIT) out.push(`… and ${formatInteger(failed.length - ROW_LIMIT)} more (--format json lists them all)`);
   }
   const facts = captureColumns(r.captures);
   out.push('', renderColumns(facts.head, facts.rows));

@@ -1,6 +1,7 @@
 /** Small formatting helpers shared by every report format. */
 import type { Attempt, CaptureFacts, FourTuple, Summary, Verdict } from '../analyze/types.js';
 import { describePorts } from '../ports.js';
+import { formatInteger } from '../numbers.js';
 
 export function endpoint(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
@@ -12,7 +13,7 @@ export function formatTuple(t: FourTuple | null): string {
 }
 
 export function formatCount(n: number | null): string {
-  return n === null ? '—' : n.toLocaleString('en-US');
+  return n === null ? '—' : formatInteger(n);
 }
 
 export function formatMs(ms: number | null, digits = 3): string {
@@ -33,7 +34,7 @@ export function formatOffset(s: Summary): string {
 export function verdictCounts(s: Summary): string {
   return (Object.entries(s.verdicts) as Array<[Verdict, number]>)
     .filter(([, n]) => n > 0)
-    .map(([v, n]) => `${v} ${n.toLocaleString('en-US')}`)
+    .map(([v, n]) => `${v} ${formatInteger(n)}`)
     .join(', ') || 'none';
 }
 

@@ -12,6 +12,7 @@ import { pickPictureAttempts } from '../../src/report/picture/events.js';
 import { pickLadderAttempt, renderLadder } from '../../src/report/ladder.js';
 import { esc } from '../../src/report/picture/svg.js';
 import { addressesOf, analyze, attemptBlock, count, expectedMarks, scenarios } from './picture-helpers.js';
+import type { AnalysisResult } from '../../src/analyze/types.js';
 
 function svgHeight(svg: string): number {
   return Number(/<svg [^>]*height="(\d+)"/.exec(svg)?.[1]);
@@ -126,7 +127,8 @@ describe('evidence picture of each fixture', () => {
   });
 
   it('escapes what it draws', async () => {
-    const r = structuredClone(await analyze(scenarios[0]));
+    // A deep copy through JSON: attempts compute their times and 4-tuples on access, which structuredClone does not copy.
+    const r = JSON.parse(JSON.stringify(await analyze(scenarios[0]))) as AnalysisResult;
     r.summary.sentence = 'a <b> & "c" \'d\'';
     r.captures[0].file = '/tmp/<evil>&.pcap';
     const svg = renderPictureSvg(r);

@@ -100,7 +100,7 @@ export function requireBuild(): void {
  * Runs bin/synprobe.js with `args`, killed after `timeoutMs`. A preloaded module writes the peak
  * RSS to a file on exit, so that memory can be checked without touching stderr.
  */
-export function runBin(args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; stdin?: 'ignore' | 'pipe' } = {}): Promise<SubprocessOutcome> {
+export function runBin(args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; stdin?: 'ignore' | 'pipe'; env?: Record<string, string> } = {}): Promise<SubprocessOutcome> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const rssDir = mkdtempSync(path.join(tmpdir(), 'synprobe-rss-'));
   const rssFile = path.join(rssDir, 'rss');
@@ -108,7 +108,7 @@ export function runBin(args: string[], opts: { timeoutMs?: number; uid?: number;
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, ['--import', preload, BIN, ...args], {
-      env: { ...process.env, SYNPROBE_RSS_FILE: rssFile, NODE_OPTIONS: '' },
+      env: { ...process.env, ...opts.env, SYNPROBE_RSS_FILE: rssFile, NODE_OPTIONS: '' },
       stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
       uid: opts.uid,
       gid: opts.gid,
