@@ -111,6 +111,14 @@ describe.skipIf(missing !== null)('several source addresses and ports, end to en
     expect([failed.client.src, failed.client.dstPort]).toEqual([failedPair[0].source, failedPair[0].port]);
     expect(s.sentence).toContain(`Attempt 151: ${failed.synSent} SYN transmissions left ${failed.client.src}:`);
     expect(s.sentence).toContain('while 150 connections were established');
+    // --redact hides every source address of every pair, in every format
+    const dir = join(outRoot, 'cap');
+    for (const format of ['json', 'markdown', 'table']) {
+      const red = spawnSync(process.execPath, [BIN, 'analyze', join(dir, 'client.pcap'), join(dir, 'server.pcap'), '--run', join(dir, 'run.json'), '--redact', '--format', format], { encoding: 'utf8' });
+      expect(red.status, red.stderr).toBe(1);
+      expect(red.stdout).toContain('client-2');
+      expect(red.stdout.match(/198\.1[89]\.\d+\.\d+/g), format).toBeNull();
+    }
     expect(leftovers()).toEqual([]);
   });
 
