@@ -4,7 +4,7 @@
  * host", so it runs as `ip netns exec <client ns> node synprobe.js capture ...`: a Node process
  * cannot enter a namespace), and a look at which processes live in a namespace.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -287,4 +287,46 @@ export function fillDisk(dir: string, name = 'ballast'): number {
 export function freeBytes(dir: string): number {
   const st = statfsSync(dir);
   return Number(st.bavail) * Number(st.bsize);
+}
+
+/** A pcap filter for SYNs without ACK: the client's connection attempts. */
+export const SYN_ONLY = 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0';
+
+/** Signals one process the test found; never a group or everything (pid <= 0 is refused). */
+export function signalPid(pid: number, sig: NodeJS.Signals): void {
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`refusing to signal pid ${pid}`);
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone
+  }
+}
+
+/** run.json in `out` as it is now: null while it is being rewritten (a torn read) or not there yet. */
+export function readRunJsonIfWhole<T = unknown>(out: string): T | null {
+  try {
+    return JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** `synprobe serve --port <lab ports>` from the CLI at `bin`, in the lab's server namespace; resolves once it listens. */
+export async function startServeInLab(lab: { server: { ns: string }; port: number }, bin: string): Promise<ChildProcess> {
+  const argv = ['ip', 'netns', 'exec', lab.server.ns, process.execPath, bin, 'serve', '--port', String(lab.port)];
+  const serve = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    serve.stdout!.on('data', (b: Buffer) => { seen += b.toString(); if (/listening/.test(seen)) resolve(); });
+    serve.once('exit', (c) => reject(new Error(`serve exited ${c}: ${seen}`)));
+  });
+  return serve;
+}
+
+/** Nothing of a capture may be left: no tcpdump in either namespace, no ssh in the client one. */
+export async function nothingLeftOf(lab: { client: { ns: string }; server: { ns: string } }): Promise<{ tcpdump: boolean; ssh: boolean }> {
+  return {
+    tcpdump: await waitFor(() => tcpdumpsIn(lab.server.ns).length === 0 && tcpdumpsIn(lab.client.ns).length === 0, 10_000),
+    ssh: await waitFor(() => processesIn(lab.client.ns).filter((p) => p.comm === 'ssh').length === 0, 10_000),
+  };
 }

@@ -4,27 +4,20 @@
  * both sides, and the router's table-limited firewall making the ceiling. Then the faults:
  * Ctrl-C, the local ssh killed, ssh refusing, a bad remote interface.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, destroyLab, inNamespace, startSshd, type Lab, type LabSshd } from '../../src/lab/topology.js';
 import { RUN_JSON_RESERVE, type RunFacts } from '../../src/run/run-facts.js';
-import { buildCli, canRunWith, childrenOf, countPackets, processesIn, run, tcpdumpsIn, uniqueName, waitFor } from './helpers.js';
+import {
+  SYN_ONLY, buildCli, canRunWith, childrenOf, countPackets, nothingLeftOf, run, spawnCli, startServeInLab, tcpdumpsIn, uniqueName, waitFor, type CliRun,
+} from './helpers.js';
 
 const canRun = canRunWith(['ip', 'nft', 'tcpdump', 'ssh', 'ssh-keygen', '/usr/sbin/sshd']);
 
 const LIMIT = 20;
-const SYN_ONLY = 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0';
-
-interface CliRun {
-  proc: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  done: Promise<number | null>;
-  waitStderr(re: RegExp, timeoutMs?: number): Promise<void>;
-}
 
 describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namespaces)', () => {
   const name = uniqueName('cap');
@@ -37,27 +30,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
   let outCount = 0;
 
   function startCli(args: string[]): CliRun {
-    const argv = inNamespace(lab.client.ns, [process.execPath, bin, 'capture', ...args]);
-    const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const waiters: Array<() => void> = [];
-    proc.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; });
-    proc.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; for (const w of waiters) w(); });
-    const done = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
-    const r: CliRun = {
-      proc,
-      stdout: () => out,
-      stderr: () => err,
-      done,
-      waitStderr: (re, timeoutMs = 30_000) => new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${re} on stderr within ${timeoutMs} ms:\n${err}`)), timeoutMs);
-        const check = (): void => { if (re.test(err)) { clearTimeout(timer); resolve(); } };
-        waiters.push(check);
-        void done.then(() => { if (!re.test(err)) { clearTimeout(timer); reject(new Error(`exited before ${re}:\n${err}`)); } });
-        check();
-      }),
-    };
+    const r = spawnCli(inNamespace(lab.client.ns, [process.execPath, bin, 'capture', ...args]));
     running.push(r);
     return r;
   }
@@ -80,21 +53,14 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
 
   /** Nothing of ours may be left: no tcpdump in either namespace, no ssh in the client one. */
   async function expectNothingLeft(): Promise<void> {
-    expect(await waitFor(() => tcpdumpsIn(lab.server.ns).length === 0 && tcpdumpsIn(lab.client.ns).length === 0, 10_000)).toBe(true);
-    expect(await waitFor(() => processesIn(lab.client.ns).filter((p) => p.comm === 'ssh').length === 0, 10_000)).toBe(true);
+    expect(await nothingLeftOf(lab)).toEqual({ tcpdump: true, ssh: true });
   }
 
   beforeAll(async () => {
     bin = buildCli();
     lab = await createLab({ name, scenario: 'path-cap', limit: LIMIT });
     sshd = await startSshd(lab);
-    const argv = inNamespace(lab.server.ns, [process.execPath, bin, 'serve', '--port', String(lab.port)]);
-    serve = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    await new Promise<void>((resolve, reject) => {
-      let seen = '';
-      serve!.stdout!.on('data', (b: Buffer) => { seen += b.toString(); if (/listening/.test(seen)) resolve(); });
-      serve!.once('exit', (c) => reject(new Error(`serve exited ${c}: ${seen}`)));
-    });
+    serve = await startServeInLab(lab, bin);
   });
 
   afterEach(async () => {

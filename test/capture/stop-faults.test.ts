@@ -15,29 +15,23 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, destroyLab, inNamespace, startSshd, type Lab, type LabSshd } from '../../src/lab/topology.js';
 import { RUN_JSON_RESERVE, RunFactsFile, formatRunFacts, type RunFacts } from '../../src/run/run-facts.js';
 import { readCapture } from '../../src/read/open.js';
 import { diskSpace, watchDiskSpace } from '../../src/run/disk-space.js';
 import {
-  buildCli, canRunWith, countPackets, fillDisk, freeBytes, processesIn, run, spawnCli, tcpdumpsIn, uniqueName, waitFor, type CliRun,
+  SYN_ONLY, buildCli, canRunWith, countPackets, fillDisk, freeBytes, nothingLeftOf, readRunJsonIfWhole, run, signalPid, spawnCli,
+  startServeInLab, tcpdumpsIn, uniqueName, waitFor, type CliRun,
 } from './helpers.js';
 
 const canRun = canRunWith(['ip', 'nft', 'tcpdump', 'ssh', 'ssh-keygen', '/usr/sbin/sshd']);
 
 const LIMIT = 20;
-const SYN_ONLY = 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0';
 
-/** run.json as it is now: null while it is being rewritten (a torn read) or not there yet. */
-function readRunJson(out: string): RunFacts | null {
-  try {
-    return JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunFacts;
-  } catch {
-    return null;
-  }
-}
+
+const readRunJson = (out: string): RunFacts | null => readRunJsonIfWhole<RunFacts>(out);
 
 /** The process state letter from /proc (R, S, T for stopped, Z, ...). */
 function procState(pid: number): string {
@@ -49,14 +43,6 @@ function procState(pid: number): string {
   }
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`refusing to signal pid ${pid}`);
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // gone
-  }
-}
 
 describe.skipIf(!canRun)('synprobe capture: faults while stopping and on a full disk (root, lab namespaces)', () => {
   const name = uniqueName('stp');
@@ -79,11 +65,11 @@ describe.skipIf(!canRun)('synprobe capture: faults while stopping and on a full 
 
   function freeze(pid: number): void {
     frozen.add(pid);
-    signal(pid, 'SIGSTOP');
+    signalPid(pid, 'SIGSTOP');
   }
 
   function thaw(pid: number): void {
-    signal(pid, 'SIGCONT');
+    signalPid(pid, 'SIGCONT');
     frozen.delete(pid);
   }
 
@@ -103,21 +89,14 @@ describe.skipIf(!canRun)('synprobe capture: faults while stopping and on a full 
 
   /** Nothing of ours may be left: no tcpdump in either namespace, no ssh in the client one. */
   async function expectNothingLeft(): Promise<void> {
-    expect(await waitFor(() => tcpdumpsIn(lab.server.ns).length === 0 && tcpdumpsIn(lab.client.ns).length === 0, 10_000)).toBe(true);
-    expect(await waitFor(() => processesIn(lab.client.ns).filter((p) => p.comm === 'ssh').length === 0, 10_000)).toBe(true);
+    expect(await nothingLeftOf(lab)).toEqual({ tcpdump: true, ssh: true });
   }
 
   beforeAll(async () => {
     bin = buildCli();
     lab = await createLab({ name, scenario: 'path-cap', limit: LIMIT });
     sshd = await startSshd(lab);
-    const argv = inNamespace(lab.server.ns, [process.execPath, bin, 'serve', '--port', String(lab.port)]);
-    serve = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    await new Promise<void>((resolve, reject) => {
-      let seen = '';
-      serve!.stdout!.on('data', (b: Buffer) => { seen += b.toString(); if (/listening/.test(seen)) resolve(); });
-      serve!.once('exit', (c) => reject(new Error(`serve exited ${c}: ${seen}`)));
-    });
+    serve = await startServeInLab(lab, bin);
   });
 
   afterEach(async () => {

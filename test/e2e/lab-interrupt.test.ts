@@ -17,13 +17,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { destroyLab } from '../../src/lab/topology.js';
 import { RUN_JSON_RESERVE, type RunFacts } from '../../src/run/run-facts.js';
 import {
-  buildCli, canRunWith, childrenOf, countPackets, netnsInode, processGroup, processesInDeletedNetns, spawnCli, uniqueName, waitFor, type CliRun,
+  SYN_ONLY, buildCli, canRunWith, childrenOf, countPackets, netnsInode, processGroup, processesInDeletedNetns, readRunJsonIfWhole, signalPid, spawnCli, uniqueName,
+  waitFor, type CliRun,
 } from '../capture/helpers.js';
 
 const canRun = canRunWith(['ip', 'nft', 'tcpdump', 'ssh', 'ssh-keygen', '/usr/sbin/sshd']);
 
 const LIMIT = 10;
-const SYN_ONLY = 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0';
 const SUFFIXES = ['client', 'router', 'server'] as const;
 
 interface LabRun extends CliRun {
@@ -33,14 +33,8 @@ interface LabRun extends CliRun {
   inodes: Set<number>;
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`refusing to signal pid ${pid}`);
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // gone
-  }
-}
+
+const readRunJson = (out: string): RunFacts | null => readRunJsonIfWhole<RunFacts>(out);
 
 /** Signals pending for a whole process (ShdPnd in /proc/<pid>/status), as a bit mask. */
 function pendingSignals(pid: number): bigint {
@@ -52,13 +46,6 @@ function pendingSignals(pid: number): bigint {
   }
 }
 
-function readRunJson(out: string): RunFacts | null {
-  try {
-    return JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunFacts;
-  } catch {
-    return null;
-  }
-}
 
 function labNamespaces(name: string): string[] {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((ns) => ns.startsWith(`${name}-`));
@@ -75,7 +62,7 @@ describe.skipIf(!canRun)('synprobe lab, interrupted (root, its own lab names)', 
   });
 
   afterEach(async () => {
-    for (const pid of [...frozen]) { signal(pid, 'SIGCONT'); frozen.delete(pid); }
+    for (const pid of [...frozen]) { signalPid(pid, 'SIGCONT'); frozen.delete(pid); }
     for (const r of runs.splice(0)) {
       if (r.proc.exitCode === null && r.proc.signalCode === null) {
         r.proc.kill('SIGKILL');
@@ -208,7 +195,7 @@ describe.skipIf(!canRun)('synprobe lab, interrupted (root, its own lab names)', 
     const group = processGroup(lab.proc.pid!);
     expect(group).toContain(lab.proc.pid!);
     const members = group.map((pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' '); } catch { return '?'; } });
-    for (const pid of group) signal(pid, 'SIGINT');
+    for (const pid of group) signalPid(pid, 'SIGINT');
     const code = await lab.done;
     await expectTornDown(lab, code, 'SIGINT', 'running capture');
     expectCaptureInterrupted(lab, 'SIGINT', 'probing');
@@ -231,14 +218,14 @@ describe.skipIf(!canRun)('synprobe lab, interrupted (root, its own lab names)', 
     const deadline = Date.now() + 30_000;
     while (statSync(runJson).size >= RUN_JSON_RESERVE && Date.now() < deadline) await new Promise((r) => setImmediate(r));
     frozen.add(capture);
-    signal(capture, 'SIGSTOP');
+    signalPid(capture, 'SIGSTOP');
     expect(existsSync(join(lab.out, 'report.md')), 'capture was frozen too late: the analysis was over').toBe(false);
     expect(readRunJson(lab.out)!.status).toBe('completed');
 
     lab.proc.kill('SIGINT');
     // the lab passed it on: SIGINT (bit 1) pending for the frozen capture
     expect(await waitFor(() => (pendingSignals(capture) & 2n) !== 0n, 5000, 10)).toBe(true);
-    signal(capture, 'SIGCONT');
+    signalPid(capture, 'SIGCONT');
     frozen.delete(capture);
     const code = await lab.done;
     await expectTornDown(lab, code, 'SIGINT', 'running capture');

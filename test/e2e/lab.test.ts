@@ -5,26 +5,17 @@
  * tools: without them it fails in CI (CI=true) and skips elsewhere, saying why.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingLabPrerequisite } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/synprobe.js', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-function missingPrerequisite(): string | null {
-  if (process.getuid?.() !== 0) return 'not root';
-  for (const tool of ['ip', 'nft', 'tcpdump', 'ssh', 'ssh-keygen']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} missing`;
-  }
-  if (!existsSync('/usr/sbin/sshd')) return 'sshd missing (openssh-server)';
-  if (!existsSync(DIST)) return 'dist/ missing: run npm run build';
-  return null;
-}
-
-const missing = missingPrerequisite();
+const missing = missingLabPrerequisite(DIST);
 if (missing && process.env.CI) throw new Error(`end-to-end lab suite cannot run in CI: ${missing}`);
 
 interface LabRun {

@@ -6,28 +6,20 @@
  * whichever pair the failing attempt used. And `capture --bind auto` takes every address of the
  * interface. Needs root and the tools: fails in CI without them, skips elsewhere.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingLabPrerequisite } from './helpers.js';
+import { startServeInLab } from '../capture/helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/synprobe.js', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/lab/topology.js', import.meta.url));
 const NAME = 'spmp';
 
-function missingPrerequisite(): string | null {
-  if (process.getuid?.() !== 0) return 'not root';
-  for (const tool of ['ip', 'nft', 'tcpdump', 'ssh', 'ssh-keygen']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} missing`;
-  }
-  if (!existsSync('/usr/sbin/sshd')) return 'sshd missing (openssh-server)';
-  if (!existsSync(DIST)) return 'dist/ missing: run npm run build';
-  return null;
-}
-
-const missing = missingPrerequisite();
+const missing = missingLabPrerequisite(DIST);
 if (missing && process.env.CI) throw new Error(`multi-pair end-to-end suite cannot run in CI: ${missing}`);
 
 const outRoot = mkdtempSync(join(tmpdir(), 'synprobe-e2e-pairs-'));
@@ -125,13 +117,9 @@ describe.skipIf(missing !== null)('several source addresses and ports, end to en
   it('capture --bind auto uses every address of the outgoing interface', async () => {
     const { createLab, destroyLab, inNamespace } = await import(DIST);
     const l = await createLab({ name: NAME, scenario: 'open', limit: 0, clientAddresses: 2 });
-    const serveArgv = inNamespace(l.server.ns, [process.execPath, BIN, 'serve', '--port', '8000']);
-    const server = spawn(serveArgv[0], serveArgv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let server: ChildProcess | null = null;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.stdout!.on('data', (b: Buffer) => { if (/listening/.test(b.toString())) resolve(); });
-        server.once('exit', (c) => reject(new Error(`serve exited ${c}`)));
-      });
+      server = await startServeInLab(l, BIN);
       const out = join(outRoot, 'auto');
       const argv = inNamespace(l.client.ns, [process.execPath, BIN, 'capture', '--peer', l.peer, '--no-remote', '--bind', 'auto', '--max', '30', '--hold', '0s', '--format', 'json', '--out', out]);
       const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
@@ -142,8 +130,11 @@ describe.skipIf(missing !== null)('several source addresses and ports, end to en
       const report = JSON.parse(r.stdout);
       expect(report.summary.pairs.map((p: any) => p.source)).toEqual(['198.18.0.2', '198.18.0.3', '198.18.0.4']);
     } finally {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
+      if (server && server.exitCode === null) {
+        const exited = new Promise((r) => server!.once('exit', r));
+        server.kill('SIGTERM');
+        await exited;
+      }
       await destroyLab(NAME);
     }
     expect(leftovers()).toEqual([]);
