@@ -2,7 +2,7 @@
  * `synprobe analyze` as a library: reads the client capture and (optionally) the server capture,
  * pairs every connection attempt across them, and returns the data every report is drawn from.
  */
-import { isIP } from 'node:net';
+import { canonicalAddress } from '../address.js';
 import { readHandshakePair, type FlowTable, type HandshakeTable } from './handshakes.js';
 import { matchServerFlows } from './match.js';
 import { estimateClockOffset } from './clock.js';
@@ -63,11 +63,6 @@ export interface AnalyzeOptions {
 
 /** Path delay allowed at the end of the server capture's coverage, on top of the clock-offset slack. */
 const PATH_DELAY_NS = 50e6;
-
-function normalizeAddress(addr: string): string {
-  if (isIP(addr) === 6) return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
-  return addr;
-}
 
 function choosePort(table: FlowTable, flows: number[]): number | null {
   const counts = new Int32Array(65536);
@@ -143,7 +138,7 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
   const client = await reading.client;
 
   // The attempts: SYNs the client sent to the peer's port.
-  const peer = opts.peer ? normalizeAddress(opts.peer) : null;
+  const peer = opts.peer ? canonicalAddress(opts.peer) : null;
   const cf = client.flows;
   const toPeer = cf.select(peer ? (f) => cf.dst(f) === peer : undefined);
   if (peer && toPeer.length === 0 && client.flows.length > 0) warnings.push(`no SYN in the client capture went to ${peer}`);

@@ -2,10 +2,7 @@
 import type { Attempt, Summary } from './types.js';
 import { describePorts } from '../ports.js';
 import { formatInteger } from '../numbers.js';
-
-function endpoint(addr: string, port: number): string {
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
+import { endpoint } from '../address.js';
 
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${formatInteger(n)} ${n === 1 ? one : many}`;

@@ -141,6 +141,17 @@ export function createDecodedPacket(): DecodedPacket {
   };
 }
 
+/** The TCP option fields as createDecodedPacket sets them (none seen yet). */
+function resetTcpOptions(out: DecodedPacket): void {
+  out.mss = -1;
+  out.windowScale = -1;
+  out.sackPermitted = false;
+  out.hasTimestamp = false;
+  out.tsVal = 0;
+  out.tsEcr = 0;
+  out.tcpOptionsTruncated = false;
+}
+
 /** Sets every field to its createDecodedPacket value (keep the two lists alike: a test compares them). */
 function resetDecodedPacket(out: DecodedPacket, buf: Uint8Array): void {
   out.status = 'not-ip';
@@ -163,13 +174,7 @@ function resetDecodedPacket(out: DecodedPacket, buf: Uint8Array): void {
   out.flags = 0;
   out.window = -1;
   out.payloadLength = 0;
-  out.mss = -1;
-  out.windowScale = -1;
-  out.sackPermitted = false;
-  out.hasTimestamp = false;
-  out.tsVal = 0;
-  out.tsEcr = 0;
-  out.tcpOptionsTruncated = false;
+  resetTcpOptions(out);
 }
 
 /**
@@ -263,13 +268,7 @@ function decodeEthernetIpv4Tcp(buf: Uint8Array, start: number, end: number, out:
   out.flags = flags;
   out.window = u16(buf, tcp + 14);
   out.payloadLength = segmentLength - tcpHeaderLength;
-  out.mss = -1;
-  out.windowScale = -1;
-  out.sackPermitted = false;
-  out.hasTimestamp = false;
-  out.tsVal = 0;
-  out.tsEcr = 0;
-  out.tcpOptionsTruncated = false;
+  resetTcpOptions(out);
   if (tcpHeaderLength > 20 && (optionsFor < 0 || (flags & optionsFor) !== 0)) {
     reporter.out = out;
     decodeOptions(buf, tcp + 20, tcp + tcpHeaderLength, tcp + tcpHeaderLength, out, reporter);

@@ -9,7 +9,8 @@
 import { isIP } from 'node:net';
 import type { HostPreflight, KernelTiming, PreflightFinding } from '../run/run-facts.js';
 import { readFiles, type CommandRunner } from './runner.js';
-import { formatPorts } from '../ports.js';
+import { formatPorts, parseLocalPortRange } from '../ports.js';
+import { canonicalAddress } from '../address.js';
 
 /** Descriptors synprobe needs besides the held connections (stdio, tcpdump pipes, ssh, timers). */
 export const FD_HEADROOM = 64;
@@ -47,18 +48,10 @@ export function parseIntOrNull(text: string | null | undefined): number | null {
 
 /** "32768\t60999" and the reserved list "8000,9000-9010". */
 export function parsePortRange(range: string | null | undefined, reserved: string | null | undefined): HostPreflight['localPortRange'] {
-  const m = /^\s*(\d+)\s+(\d+)\s*$/.exec(range ?? '');
-  if (!m) return null;
-  const low = Number(m[1]);
-  const high = Number(m[2]);
-  let res = 0;
-  for (const part of (reserved ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const r = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!r) continue;
-    const a = Math.max(low, Number(r[1]));
-    const b = Math.min(high, Number(r[2] ?? r[1]));
-    if (b >= a) res += b - a + 1;
-  }
+  const parsed = parseLocalPortRange(range, reserved);
+  if (!parsed) return null;
+  const { low, high } = parsed;
+  const res = parsed.reserved.size;
   return { low, high, reserved: res, usable: Math.max(0, high - low + 1 - res) };
 }
 
@@ -105,13 +98,9 @@ export function parseRouteDev(text: string): string | null {
   return m ? m[1]! : null;
 }
 
-function normalizeAddress(a: string): string {
-  return isIP(a) === 6 ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a;
-}
-
 /** `ip -o addr show` → the interface holding `addr`. */
 export function interfaceHolding(text: string, addr: string): string | null {
-  const norm = normalizeAddress;
+  const norm = canonicalAddress;
   const want = norm(addr);
   for (const line of text.split('\n')) {
     const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet6?\s+([0-9A-Fa-f.:]+)\//.exec(line);
@@ -269,11 +258,11 @@ export async function collectHostPreflight(runner: CommandRunner, opts: CollectO
       sources = { addresses: r?.ok ? sourceAddresses(r.stdout, family) : [], how: `--bind auto: the IPv${family} addresses of ${dev}`, missing: [] };
     } else {
       const r = await runner.run(['ip', '-o', 'addr', 'show']);
-      const here = new Set(r.ok ? [...sourceAddresses(r.stdout, 4, true), ...sourceAddresses(r.stdout, 6, true)].map(normalizeAddress) : []);
+      const here = new Set(r.ok ? [...sourceAddresses(r.stdout, 4, true), ...sourceAddresses(r.stdout, 6, true)].map(canonicalAddress) : []);
       sources = {
         addresses: [...opts.bind],
         how: '--bind',
-        missing: r.ok ? opts.bind.filter((a) => !here.has(normalizeAddress(a))) : [],
+        missing: r.ok ? opts.bind.filter((a) => !here.has(canonicalAddress(a))) : [],
       };
     }
   }

@@ -16,6 +16,7 @@
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
+import { parseLocalPortRange, type LocalPortRange } from '../ports.js';
 
 export interface ProbeOptions {
   host: string;
@@ -38,7 +39,7 @@ export interface ProbeOptions {
   signal?: AbortSignal;
 }
 
-export interface LocalPortRange { low: number; high: number; reserved?: ReadonlySet<number> }
+export type { LocalPortRange };
 
 export interface ProbeProgress { held: number; attempts: number; elapsedMs: number; ratePerSec: number }
 
@@ -151,16 +152,12 @@ function validateOptions(opts: ProbeOptions): void {
 
 /** This host's ip_local_port_range minus ip_local_reserved_ports (the kernel's own choice). */
 export function readLocalPortRange(): LocalPortRange {
-  const range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-  const reserved = new Set<number>();
-  let text = '';
-  try { text = readFileSync('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8'); } catch { /* none */ }
-  for (const part of text.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) continue;
-    for (let p = Number(m[1]); p <= Number(m[2] ?? m[1]); p++) reserved.add(p);
-  }
-  return { low: range[0]!, high: range[1]!, reserved };
+  const rangeText = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
+  let reservedText = '';
+  try { reservedText = readFileSync('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8'); } catch { /* none */ }
+  const range = parseLocalPortRange(rangeText, reservedText);
+  if (!range) throw new Error(`cannot read net.ipv4.ip_local_port_range: '${rangeText.trim()}'`);
+  return range;
 }
 
 async function resolveHost(host: string): Promise<string> {

@@ -5,7 +5,8 @@
  */
 import type { Attempt } from '../analyze/types.js';
 import { ladderEvents, type LadderEvent } from './ladder-events.js';
-import { endpoint, formatMs } from './text.js';
+import { formatMs } from './text.js';
+import { endpoint } from '../address.js';
 import { formatInteger } from '../numbers.js';
 
 const LEFT = 26;

@@ -2,10 +2,8 @@
 import type { Attempt, CaptureFacts, FourTuple, Summary, Verdict } from '../analyze/types.js';
 import { describePorts } from '../ports.js';
 import { formatInteger } from '../numbers.js';
+import { endpoint } from '../address.js';
 
-export function endpoint(addr: string, port: number): string {
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
 
 export function formatTuple(t: FourTuple | null): string {
   if (t === null) return '—';

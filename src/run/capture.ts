@@ -389,7 +389,6 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
   let mainError: string | null = null;
   let diskWatch: DiskWatch | null = null;
   const localRunner: CommandRunner = createLocalRunner();
-  const clientPre = () => facts.client.preflight!;
 
   const stopCaptures = async (): Promise<void> => {
     const [l, r] = await Promise.all([
@@ -536,7 +535,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
       } else if (f.kind === 'unreachable') {
         problem('peer-unreachable', `the peer is unreachable from here (${f.code}: ${f.message})`, 'check the address and the routes (ip route get ADDRESS)');
       } else if (f.kind === 'local-limit') {
-        const portsCap = capacities(clientPre(), ports.length).find((c) => c.id === 'local-ports');
+        const portsCap = capacities(facts.client.preflight!, ports.length).find((c) => c.id === 'local-ports');
         const portsRanOut = (f.code === 'EADDRNOTAVAIL' || f.code === 'EADDRINUSE') && portsCap !== undefined;
         problem('local-limit',
           portsRanOut

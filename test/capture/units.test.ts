@@ -14,6 +14,7 @@ import {
 import {
   capacities, checkSudo, evaluatePreflight, parseListeningPorts, sourceAddresses, ssPortFilter, interfaceHolding, kernelTiming, parseLimits, parseListenerPid, parsePortRange, parseRouteDev, synSchedule,
 } from '../../src/preflight/checks.js';
+import { parseLocalPortRange } from '../../src/ports.js';
 import {
   diffSnapshots, keepEthtoolCounter, parseConntrackStats, parseEthtoolStats, parseProcNetstat, parseSnmp6,
 } from '../../src/counters/snapshot.js';
@@ -204,6 +205,8 @@ describe('preflight', () => {
     expect(parseLimits('Max cpu time   unlimited  unlimited  seconds\nMax open files            1024                 524288               files\n')).toEqual({ soft: 1024, hard: 524288 });
     expect(parsePortRange('32768\t60999', '')).toEqual({ low: 32768, high: 60999, reserved: 0, usable: 28232 });
     expect(parsePortRange('32768\t60999', '40000,50000-50009,1-5')).toMatchObject({ reserved: 11, usable: 28221 });
+    expect(parseLocalPortRange('40000\t40009\n', '40002,40008-40020,1-5')).toEqual({ low: 40000, high: 40009, reserved: new Set([40002, 40008, 40009]) });
+    expect(parseLocalPortRange('garbage', '')).toBeNull();
     expect(parseRouteDev('198.19.0.2 via 198.18.0.1 dev veth-client src 198.18.0.2 uid 0 \\    cache ')).toBe('veth-client');
     expect(interfaceHolding('1: lo    inet 127.0.0.1/8 scope host lo\n7: veth-server@if6    inet 198.19.0.2/24 scope global veth-server\n', '198.19.0.2')).toBe('veth-server');
     expect(interfaceHolding('7: eth0    inet6 2001:db8:0:0::2/64 scope global\n', '2001:db8::2')).toBe('eth0');

@@ -4,7 +4,8 @@
  */
 import type { AnalysisResult, Attempt } from '../../analyze/types.js';
 import { offsetNote } from '../common.js';
-import { endpoint, formatMs } from '../text.js';
+import { formatMs } from '../text.js';
+import { endpoint } from '../../address.js';
 import type { LadderAttempt, LadderEvent } from './events.js';
 import { clip, COLORS, line, lostMark, n, text } from './svg.js';
 

@@ -4,7 +4,8 @@
  * Hand-written SVG strings; `--redact` goes through the same Redactor as the text reports.
  */
 import type { AnalysisResult } from '../../analyze/types.js';
-import { endpoint, formatCount } from '../text.js';
+import { formatCount } from '../text.js';
+import { endpoint } from '../../address.js';
 import { describePorts } from '../../ports.js';
 import { Redactor, redactResult } from '../redact.js';
 import { captionHeight, renderCaption } from './caption.js';
