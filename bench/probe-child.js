@@ -22,6 +22,7 @@ async function main() {
   const { result } = held;
   await writeLine({
     established: result.established,
+    engine: result.engine,
     ms,
     ratePerSec: (result.established * 1000) / ms,
     rssBeforeKb,

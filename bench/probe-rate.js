@@ -7,8 +7,10 @@
  * the medians: connects/s, the ratio to the C client within each round, and the probe's CPU per
  * connection. Needs root, ip, nft and gcc; run after `npm run build`.
  *
- *   node bench/probe-rate.js [--rounds 5] [--count 5000] [--server node|c]
+ *   node bench/probe-rate.js [--rounds 5] [--count 5000] [--server node|c] [--engines native,node]
  *        [--probe LABEL=PATH[,NODE_FLAG...]]...   default: probe=dist/probe/probe.js
+ *
+ * Each probe variant runs with each engine (SYNPROBE_PROBE_ENGINE), labelled LABEL-ENGINE.
  *
  * --server c uses bench/serve.c (epoll, accept, hold) instead of `synprobe serve`, to see
  * whether the Node listener limits the rate.
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: '5000' },
     server: { type: 'string', default: 'node' },
     probe: { type: 'string', multiple: true, default: [] },
+    engines: { type: 'string', default: 'native,node' },
   },
 });
 const rounds = Number(values.rounds);
@@ -41,10 +44,10 @@ const variants = (values.probe.length > 0 ? values.probe : [`probe=${join(benchD
   const [label, rest] = spec.split(/=(.*)/s);
   const [path, ...flags] = rest.split(',');
   return { label, path, flags };
-});
+}).flatMap((v) => values.engines.split(',').map((engine) => ({ ...v, label: `${v.label}-${engine}`, engine })));
 
-function child(argv, label) {
-  const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+function child(argv, label, env = {}) {
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const lines = [];
   const waiting = [];
   let stderr = '';
@@ -94,9 +97,9 @@ async function main() {
     await server.next();
     const clients = [{ label: 'C', argv: (n) => [connect, lab.server.addr4, String(PORT), String(n)] },
       { label: 'C-epoll', argv: (n) => [connectEpoll, lab.server.addr4, String(PORT), String(n)] },
-      ...variants.map((v) => ({ label: v.label, argv: (n) => [process.execPath, ...v.flags, join(benchDir, 'probe-rate-child.js'), v.path, lab.server.addr4, String(PORT), String(n)] }))];
+      ...variants.map((v) => ({ label: v.label, env: { SYNPROBE_PROBE_ENGINE: v.engine }, argv: (n) => [process.execPath, ...v.flags, join(benchDir, 'probe-rate-child.js'), v.path, lab.server.addr4, String(PORT), String(n)] }))];
     const run = async (c, n) => {
-      const p = child(inNamespace(lab.client.ns, c.argv(n)), c.label);
+      const p = child(inNamespace(lab.client.ns, c.argv(n)), c.label, c.env);
       const r = await p.next();
       await p.stop();
       await waitForHeld(server, 0);

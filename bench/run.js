@@ -316,7 +316,13 @@ function summarize(results) {
     const p = median(probe.rates.probe);
     const rateRatio = pairedRatio(probe.rates.probe, probe.rates.c);
     rows.push({ section: 'probe', what: `C client (blocking connect), connects/s, ${results.options.probeCount.toLocaleString('en-US')} held`, value: `${Math.round(c).toLocaleString('en-US')}/s`, raw: c });
-    rows.push({ section: 'probe', what: '  probe, connects/s', value: `${Math.round(p).toLocaleString('en-US')}/s`, raw: p, ratio: rateRatio, ratioText: `${rateRatio.toFixed(2)}× the C client`, target: '≥ 0.8×', ok: rateRatio >= 0.8 });
+    const engine = probe.engine === 'native' ? 'native connect loop' : `${probe.engine ?? 'node'} engine: the native loop was not built`;
+    rows.push({ section: 'probe', what: `  probe (${engine}), connects/s`, value: `${Math.round(p).toLocaleString('en-US')}/s`, raw: p, ratio: rateRatio, ratioText: `${rateRatio.toFixed(2)}× the C client`, target: '≥ 0.8×', ok: rateRatio >= 0.8 });
+    if (probe.rates['probe-node']?.length) {
+      const n = median(probe.rates['probe-node']);
+      const nodeRatio = pairedRatio(probe.rates['probe-node'], probe.rates.c);
+      rows.push({ section: 'probe', what: "  probe with Node's sockets (SYNPROBE_PROBE_ENGINE=node), connects/s", value: `${Math.round(n).toLocaleString('en-US')}/s`, raw: n, ratio: nodeRatio, ratioText: `${nodeRatio.toFixed(2)}× the C client`, ok: null });
+    }
     const held = results.options.held.toLocaleString('en-US');
     const settle = `${results.options.settleMs / 1000} s later`;
     for (const [key, label] of [['probe', 'probe'], ['probeSettled', `probe, ${settle}`], ['serve', 'serve'], ['serveSettled', `serve, ${settle}`]]) {

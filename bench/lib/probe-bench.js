@@ -91,9 +91,11 @@ async function waitForHeld(server, expected, timeoutMs = 30_000) {
  * (the connections stay held until `release()`). `settleMs`: the probe reports its RSS again after that long.
  */
 async function runClient(lab, kind, tools, count, settleMs = 0) {
+  // 'probe': the engine synprobe picks (native when built); 'probe-node': Node's sockets.
   const argv = kind === 'c'
     ? [tools.connect, lab.server.addr4, String(PORT), String(count)]
-    : [process.execPath, '--expose-gc', join(tools.benchDir, 'probe-child.js'), lab.server.addr4, String(PORT), String(count), String(settleMs)];
+    : ['env', `SYNPROBE_PROBE_ENGINE=${kind === 'probe-node' ? 'node' : 'auto'}`,
+      process.execPath, '--expose-gc', join(tools.benchDir, 'probe-child.js'), lab.server.addr4, String(PORT), String(count), String(settleMs)];
   const client = startChild(inNamespace(lab.client.ns, argv), kind === 'c' ? 'connect.c' : 'probe-child');
   const result = await client.next();
   if (result.established !== count) {
@@ -131,21 +133,25 @@ export async function measureProbe(opts) {
     const server = track(startServe(lab, tools));
     const listening = await server.next();
     // Warm-up: neighbour entries, the first connections of each kind.
-    for (const kind of ['c', 'probe']) {
+    const kinds = ['c', 'probe', 'probe-node'];
+    let engine = null;
+    for (const kind of kinds) {
       const run = await runClient(lab, kind, tools, 200);
+      if (kind === 'probe') engine = run.result.engine;
       await run.release();
       await waitForHeld(server, 0);
     }
 
-    const rates = { c: [], probe: [] };
+    const rates = { c: [], probe: [], 'probe-node': [] };
     for (let round = 0; round < opts.rounds; round++) {
-      for (const kind of round % 2 === 0 ? ['c', 'probe'] : ['probe', 'c']) {
+      // The order rotates every round, so no client always runs right after another.
+      for (const kind of kinds.map((_, i) => kinds[(i + round) % kinds.length])) {
         const run = await runClient(lab, kind, tools, opts.count);
         rates[kind].push(run.result.ratePerSec);
         await run.release();
         await waitForHeld(server, 0);
       }
-      log(`  connects/s round ${round + 1}: C ${Math.round(rates.c[round])}, probe ${Math.round(rates.probe[round])}`);
+      log(`  connects/s round ${round + 1}: C ${Math.round(rates.c[round])}, probe (${engine}) ${Math.round(rates.probe[round])}, probe (node) ${Math.round(rates['probe-node'][round])}`);
     }
     await server.stop();
     running.delete(server);
@@ -178,7 +184,7 @@ export async function measureProbe(opts) {
       const r = (x) => Math.round(x[round]);
       log(`  bytes per held connection round ${round + 1}: probe ${r(heldBytes.probe)} (after ${opts.settleMs / 1000} s ${r(heldBytes.probeSettled)}), serve ${r(heldBytes.serve)} (after ${opts.settleMs / 1000} s ${r(heldBytes.serveSettled)})`);
     }
-    return { path: `${lab.client.ns} → ${lab.router.ns} → ${lab.server.ns}, ${lab.server.addr4}:${PORT} (listening on ${listening.listening.bind})`, rates, heldBytes };
+    return { engine, path: `${lab.client.ns} → ${lab.router.ns} → ${lab.server.ns}, ${lab.server.addr4}:${PORT} (listening on ${listening.listening.bind})`, rates, heldBytes };
   } finally {
     for (const child of running) await child.stop(5_000);
     await destroyLab(LAB_NAME);

@@ -12,11 +12,18 @@
  * ports there are. So the probe names the local port itself, walking ip_local_port_range (minus
  * ip_local_reserved_ports) for every pair; a port the kernel will not give (a listener, another
  * connection with the same 4-tuple, a TIME_WAIT) is skipped before any SYN leaves.
+ *
+ * Two engines follow these rules: 'native' (native/connect.c: blocking connect() on a thread of
+ * its own, the speed of a minimal C client) when `npm install` could build it, and 'node' (Node's
+ * sockets, about a third of that speed: bench/PERFORMANCE.md). The messages, the result and the
+ * checks of the options are this file's, for both.
  */
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
+import { constants as osConstants } from 'node:os';
 import { parseLocalPortRange, type LocalPortRange } from '../ports.js';
+import { nativeEngine, type NativeBinding, type NativeRunResult } from './native.js';
 
 export interface ProbeOptions {
   host: string;
@@ -37,7 +44,15 @@ export interface ProbeOptions {
   localPorts?: LocalPortRange;
   onProgress?: (p: ProbeProgress) => void;
   signal?: AbortSignal;
+  /**
+   * 'auto' (default; or SYNPROBE_PROBE_ENGINE): the native loop when it was built, else Node's
+   * sockets. 'native' fails when it was not built.
+   */
+  engine?: 'auto' | ProbeEngine;
 }
+
+/** Which connect loop ran: native/connect.c, or Node's sockets. */
+export type ProbeEngine = 'native' | 'node';
 
 export type { LocalPortRange };
 
@@ -86,6 +101,9 @@ export interface ProbeResult {
   durationMs: number;
   /** Connections established per second over the whole run. */
   ratePerSec: number;
+  engine: ProbeEngine;
+  /** Why the Node engine ran when 'auto' wanted the native one; null otherwise. */
+  engineNote: string | null;
 }
 
 export interface HeldProbe {
@@ -266,7 +284,7 @@ class Connector {
       }
       this.recordLocal();
       // Destroying the socket closes it: the kernel stops retransmitting the SYN.
-      this.fail('ETIMEDOUT', `connect ETIMEDOUT ${this.host}:${this.port} (no answer to the SYN within ${this.opts.connectTimeoutMs} ms)`);
+      this.fail('ETIMEDOUT', timeoutMessage(this.host, this.port, this.opts.connectTimeoutMs));
     };
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -333,6 +351,8 @@ class LocalPorts {
     this.ports = Uint16Array.from(list);
   }
   get size(): number { return this.ports.length; }
+  /** Every port, in order (a copy). */
+  list(): Uint16Array { return this.ports.slice(); }
   at(i: number): number | undefined { return i < this.ports.length ? this.ports[i] : undefined; }
 }
 
@@ -349,6 +369,60 @@ function describePair(pair: ProbePair, host: string): string {
   return pair.source === null ? dst : `${pair.source} to ${dst}`;
 }
 
+function timeoutMessage(host: string, port: number, ms: number): string {
+  return `connect ETIMEDOUT ${host}:${port} (no answer to the SYN within ${ms} ms)`;
+}
+
+function portsExhaustedMessage(pair: PairState, host: string, size: number): string {
+  return `no free local port from ${describePair(pair, host)}: the ${size} ports of ip_local_port_range are all used`
+    + (pair.skipped > 0 ? ` (${pair.skipped} of them by other sockets, e.g. an ssh session from this address)` : '');
+}
+
+function busyMessage(inARow: number, pair: PairState, host: string, code: string): string {
+  return `${inARow} local ports in a row refused from ${describePair(pair, host)} (${code}): the ports are taken by other sockets`;
+}
+
+/** A failure of the probe's own local-port rules: no SYN was sent. */
+function localFailure(attempt: number, pair: PairState, code: string, message: string, startedAt = new Date()): ProbeFailure {
+  return {
+    attempt, code, message, localAddress: pair.source, localPort: null, remotePort: pair.port,
+    startedAt: startedAt.toISOString(), elapsedMs: 0, kind: 'local-limit',
+  };
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+
+/** The engine to use, or an error when 'native' is asked for and is not there. */
+function chooseEngine(wanted: string): { engine: ProbeEngine; binding: NativeBinding | null; note: string | null } {
+  if (wanted === 'node') return { engine: 'node', binding: null, note: null };
+  if (wanted !== 'native' && wanted !== 'auto') throw new Error(`unknown probe engine '${wanted}' (auto, native or node)`);
+  const { binding, reason } = nativeEngine();
+  if (binding) return { engine: 'native', binding, note: null };
+  if (wanted === 'native') throw new Error(reason ?? 'the native connect loop is not there');
+  return { engine: 'node', binding: null, note: reason };
+}
+
+/** How an engine's run ended; runProbe makes the result from it. */
+interface EngineOutcome {
+  attempts: number;
+  established: number;
+  skipped: number;
+  stoppedBy: ProbeResult['stoppedBy'];
+  failure: ProbeFailure | null;
+  held(): number;
+  close(): Promise<void>;
+}
+
+interface EngineRun {
+  opts: ProbeOptions;
+  host: string;
+  pairs: PairState[];
+  localPorts: LocalPorts | null;
+  started: number;
+  /** Reports progress (at most every PROGRESS_INTERVAL_MS unless forced). */
+  progress: (force: boolean, held: number, attempts: number) => void;
+}
+
 
 /**
  * Runs the probe. The connections it established stay open until `close()` is called on the
@@ -356,6 +430,7 @@ function describePair(pair: ProbePair, host: string): string {
  */
 export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
   validateOptions(opts);
+  const chosen = chooseEngine(opts.engine ?? (process.env.SYNPROBE_PROBE_ENGINE || 'auto'));
   const host = await resolveHost(opts.host);
   const { ports, binds } = targetsOf(opts);
   const localPorts = binds.length > 0 ? new LocalPorts(opts.localPorts ?? readLocalPortRange()) : null;
@@ -363,31 +438,117 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
   for (const source of binds.length > 0 ? binds : [null]) {
     for (const port of ports) pairs.push({ source, port, attempts: 0, established: 0, next: 0, skipped: 0 });
   }
-  const sockets: net.Socket[] = [];
   const started = performance.now();
   const startedAt = new Date();
-  let attempts = 0;
-  let skipped = 0;
-  let failure: ProbeFailure | null = null;
-  let stoppedBy: ProbeResult['stoppedBy'] = 'max';
   let lastProgress = 0;
-  /** The pair of the attempt in flight, and the local ports it was refused in a row. */
-  let pair = pairs[0]!;
-  let busyInARow = 0;
-
-  const progress = (force: boolean): void => {
+  const progress = (force: boolean, held: number, attempts: number): void => {
     if (!opts.onProgress) return;
     const now = performance.now();
     if (!force && now - lastProgress < PROGRESS_INTERVAL_MS) return;
     lastProgress = now;
     const elapsedMs = now - started;
-    opts.onProgress({
-      held: sockets.length,
-      attempts,
-      elapsedMs: Math.round(elapsedMs),
-      ratePerSec: elapsedMs > 0 ? (sockets.length * 1000) / elapsedMs : 0,
-    });
+    opts.onProgress({ held, attempts, elapsedMs: Math.round(elapsedMs), ratePerSec: elapsedMs > 0 ? (held * 1000) / elapsedMs : 0 });
   };
+  const run: EngineRun = { opts, host, pairs, localPorts, started, progress };
+  const outcome = chosen.binding ? await runNative(chosen.binding, run) : await runNode(run);
+  progress(true, outcome.established, outcome.attempts);
+
+  const durationMs = performance.now() - started;
+  const result: ProbeResult = {
+    attempts: outcome.attempts,
+    established: outcome.established,
+    stoppedBy: outcome.stoppedBy,
+    failure: outcome.failure,
+    pairs: pairs.map(({ source, port, attempts: a, established }) => ({ source, port, attempts: a, established })),
+    skippedLocalPorts: outcome.skipped,
+    startedAt: startedAt.toISOString(),
+    endedAt: new Date(startedAt.getTime() + durationMs).toISOString(),
+    durationMs: Math.round(durationMs),
+    ratePerSec: durationMs > 0 ? Math.round((outcome.established * 1000 * 100) / durationMs) / 100 : 0,
+    engine: chosen.engine,
+    engineNote: chosen.note,
+  };
+  return { result, held: outcome.held, close: outcome.close };
+}
+
+/** The native engine: the loop runs on a thread of its own; this side reports and cancels. */
+async function runNative(binding: NativeBinding, run: EngineRun): Promise<EngineOutcome> {
+  const { opts, host, pairs, localPorts } = run;
+  const engine = binding.create({
+    host,
+    pairs: pairs.map(({ source, port }) => ({ source, port })),
+    localPorts: localPorts ? localPorts.list() : null,
+    max: opts.max,
+    timeoutMs: Math.ceil(opts.connectTimeoutMs),
+  });
+  const onAbort = (): void => binding.cancel(engine);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) binding.cancel(engine);
+  const timer = opts.onProgress
+    ? setInterval(() => { const [held, attempts] = binding.progress(engine); run.progress(false, held, attempts); }, PROGRESS_INTERVAL_MS)
+    : null;
+  let r: NativeRunResult;
+  try {
+    r = await binding.run(engine);
+  } finally {
+    if (timer) clearInterval(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  pairs.forEach((p, i) => {
+    p.attempts = r.pairAttempts[i] ?? 0;
+    p.established = r.pairEstablished[i] ?? 0;
+    p.skipped = r.pairSkipped[i] ?? 0;
+  });
+  let failure: ProbeFailure | null = null;
+  if (r.stop === 'failure' && r.failure) failure = nativeFailure(r.failure, pairs, host, opts, localPorts);
+  let open = true;
+  return {
+    attempts: r.attempts,
+    established: r.established,
+    skipped: r.skipped,
+    stoppedBy: r.stop,
+    failure,
+    held: () => (open ? binding.progress(engine)[0] : 0),
+    close: async () => {
+      if (open) binding.closeAll(engine);
+      open = false;
+    },
+  };
+}
+
+/** The native loop's failure in the words the Node engine uses. */
+function nativeFailure(f: NonNullable<NativeRunResult['failure']>, pairs: PairState[], host: string, opts: ProbeOptions, localPorts: LocalPorts | null): ProbeFailure {
+  const pair = pairs[f.pair]!;
+  const code = f.syscall === 'timeout' ? 'ETIMEDOUT' : ERRNO_NAMES.get(f.errno) ?? `errno ${f.errno}`;
+  const startedAt = new Date(f.startedWallMs);
+  if (f.reason === 'ports-exhausted') return localFailure(f.attempt, pair, code, portsExhaustedMessage(pair, host, localPorts?.size ?? 0), startedAt);
+  if (f.reason === 'busy-in-a-row') return localFailure(f.attempt, pair, code, busyMessage(MAX_SKIPS_IN_A_ROW, pair, host, code), startedAt);
+  const dst = `${host}:${pair.port}`;
+  const message = f.syscall === 'timeout' ? timeoutMessage(host, pair.port, opts.connectTimeoutMs)
+    : f.syscall === 'bind' ? `bind ${code} ${pair.source ?? ''}`
+      : `${f.syscall} ${code} ${dst}`;
+  return {
+    attempt: f.attempt, code, message,
+    localAddress: f.localAddress ?? (pair.source !== null && f.syscall === 'bind' ? pair.source : null),
+    localPort: f.localPort ?? null,
+    remotePort: pair.port,
+    startedAt: startedAt.toISOString(),
+    elapsedMs: Math.round(f.elapsedMs),
+    kind: classifyError(code),
+  };
+}
+
+/** The Node engine: Node's sockets, one Connector, the loop driven by the outcomes. */
+async function runNode(run: EngineRun): Promise<EngineOutcome> {
+  const { opts, host, pairs, localPorts } = run;
+  const sockets: net.Socket[] = [];
+  let attempts = 0;
+  let skipped = 0;
+  let failure: ProbeFailure | null = null;
+  let stoppedBy: ProbeResult['stoppedBy'] = 'max';
+  /** The pair of the attempt in flight, and the local ports it was refused in a row. */
+  let pair = pairs[0]!;
+  let busyInARow = 0;
 
   // The loop is driven by the outcomes: each one starts the next attempt (or ends the run) from
   // the callback that reported it, so nothing waits on a Promise between attempts.
@@ -399,10 +560,6 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
     failure = f;
     finished();
   };
-  const localFailure = (code: string, message: string): ProbeFailure => ({
-    attempt: attempts, code, message, localAddress: pair.source, localPort: null, remotePort: pair.port,
-    startedAt: new Date().toISOString(), elapsedMs: 0, kind: 'local-limit',
-  });
 
   /** Connects to the current pair (from its next local port when it has a source). */
   const tryPair = (): void => {
@@ -421,8 +578,7 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
     const localPort = localPorts!.at(pair.next);
     if (localPort === undefined) {
       // Every local port of the range is in use from this source to this port.
-      stop('failure', localFailure('EADDRNOTAVAIL', `no free local port from ${describePair(pair, host)}: the ${localPorts!.size} ports of ip_local_port_range are all used`
-        + (pair.skipped > 0 ? ` (${pair.skipped} of them by other sockets, e.g. an ssh session from this address)` : '')));
+      stop('failure', localFailure(attempts, pair, 'EADDRNOTAVAIL', portsExhaustedMessage(pair, host, localPorts!.size)));
       return;
     }
     pair.next++;
@@ -444,7 +600,7 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
     established(socket) {
       sockets.push(socket);
       pair.established++;
-      progress(false);
+      run.progress(false, sockets.length, attempts);
       next();
     },
     failed(f) { stop('failure', f); },
@@ -452,7 +608,7 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
       skipped++;
       pair.skipped++;
       if (++busyInARow >= MAX_SKIPS_IN_A_ROW) {
-        stop('failure', localFailure(code, `${busyInARow} local ports in a row refused from ${describePair(pair, host)} (${code}): the ports are taken by other sockets`));
+        stop('failure', localFailure(attempts, pair, code, busyMessage(busyInARow, pair, host, code)));
         return;
       }
       tryPair();
@@ -466,23 +622,12 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
   } finally {
     connector.dispose();
   }
-  progress(true);
-
-  const durationMs = performance.now() - started;
-  const result: ProbeResult = {
+  return {
     attempts,
     established: sockets.length,
+    skipped,
     stoppedBy,
     failure,
-    pairs: pairs.map(({ source, port, attempts: a, established }) => ({ source, port, attempts: a, established })),
-    skippedLocalPorts: skipped,
-    startedAt: startedAt.toISOString(),
-    endedAt: new Date(startedAt.getTime() + durationMs).toISOString(),
-    durationMs: Math.round(durationMs),
-    ratePerSec: durationMs > 0 ? Math.round((sockets.length * 1000 * 100) / durationMs) / 100 : 0,
-  };
-  return {
-    result,
     held: () => {
       let n = 0;
       for (const s of sockets) if (!s.destroyed) n++;

@@ -14,6 +14,7 @@ import { analyzeCaptures, type AnalysisResult } from '../analyze/index.js';
 import { exitStatusFor, renderReport, type Format } from '../report/index.js';
 import { writePictures } from '../report/picture/index.js';
 import { runProbe, type HeldProbe, type ProbeProgress } from '../probe/probe.js';
+import { nativeEngine } from '../probe/native.js';
 import { readVersion } from '../version.js';
 import { describePorts, formatPorts } from '../ports.js';
 import { createLocalRunner, type CommandRunner } from '../preflight/runner.js';
@@ -238,7 +239,8 @@ export function runFactsSections(facts: RunFacts): Array<{ title: string; body: 
   if (p) {
     run.push(`- probe: ${fmt(p.attempts)} attempts, ${fmt(p.established)} established and held, stopped by ${p.stoppedBy}`
       + (p.failure ? ` — attempt ${fmt(p.failure.attempt)} failed after ${(p.failure.elapsedMs / 1000).toFixed(1)} s: ${p.failure.code} (${p.failure.kind})` : '')
-      + `; ${p.ratePerSec.toFixed(0)} connections/s`);
+      + `; ${p.ratePerSec.toFixed(0)} connections/s${p.engine ? ` (${p.engine === 'native' ? 'native connect loop' : "Node's sockets"})` : ''}`);
+    if (p.engineNote) run.push(`- probe engine: Node's sockets, because ${p.engineNote}`);
     if (p.pairs && p.pairs.length > 1) {
       run.push(`- pairs (source → destination port: held of attempts): ${p.pairs.map((x) => `${x.source ?? 'kernel-chosen'} → ${x.port}: ${fmt(x.established)} of ${fmt(x.attempts)}`).join('; ')}`);
     }
@@ -516,6 +518,10 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
     const pairCount = Math.max(1, sources.length) * ports.length;
     log(`probing ${peerAddress} ${describePorts(ports)}${sources.length ? ` from ${sources.join(', ')}` : ''}: one connection at a time`
       + `${pairCount > 1 ? ` going round ${pairCount} (source, port) pairs` : ''}, each held, up to ${fmt(options.max)}, stop at the first failure (connect timeout ${options.connectTimeoutMs / 1000} s) ...`);
+    const engine = nativeEngine();
+    if (!engine.binding && process.env.SYNPROBE_PROBE_ENGINE !== 'node') {
+      log(`warning: ${engine.reason}; probing with Node's sockets instead (about a third of the connect rate)`);
+    }
     probe = await runProbe({
       host: peerAddress,
       ports,

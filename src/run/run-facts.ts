@@ -187,6 +187,10 @@ export interface ProbeFacts {
   /** Every (source address, destination port) pair: attempts and connections held. */
   pairs?: Array<{ source: string | null; port: number; attempts: number; established: number }>;
   skippedLocalPorts?: number;
+  /** Which connect loop ran: 'native' (native/connect.c) or 'node' (Node's sockets). */
+  engine?: string;
+  /** Why Node's sockets ran when the native loop was wanted. */
+  engineNote?: string | null;
 }
 
 /** The capture options recorded in run.json as given (CaptureOptions adds how to run and report). */

@@ -42,7 +42,9 @@ export function uniqueLabName(): string {
  * runs reuse it and nothing piles up); returns probe-main.js's path.
  */
 export function buildProbeMain(): string {
-  const files = ['lab/probe-main.ts', 'probe/probe.ts', 'probe/serve.ts', 'ports.ts'];
+  const files = ['lab/probe-main.ts', 'probe/probe.ts', 'probe/native.ts', 'probe/serve.ts', 'ports.ts'];
+  // The copy lives outside the package: tell it (and every child spawned from here) where the addon is.
+  process.env.SYNPROBE_NATIVE_ADDON ||= join(ROOT, 'build', 'Release', 'synprobe_connect.node');
   const sources = files.map((rel) => readFileSync(join(ROOT, 'src', rel), 'utf8'));
   const hash = createHash('sha256').update(ts.version).update(sources.join('\0')).digest('hex').slice(0, 16);
   const out = join(tmpdir(), `synprobe-test-build-${hash}`);

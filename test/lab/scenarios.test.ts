@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countRuleHits, createLab, destroyLab, inNamespace, runCommand, type Lab, type Scenario } from '../../src/lab/topology.js';
 import type { ProbeResult } from '../../src/probe/probe.js';
+import { nativeEngine } from '../../src/probe/native.js';
 import { buildProbeMain, labTestsCanRun, startLineChild, uniqueLabName, type LineChild } from './helpers.js';
 
 const canRun = labTestsCanRun(['ip', 'nft', 'ss']);
@@ -12,7 +13,10 @@ const LIMIT = 5;
 
 interface LabRun { result: ProbeResult; listener: { held: number; accepted: number }; serverPeers: string[] }
 
-describe.skipIf(!canRun)('scenarios (root)', () => {
+/** Both probe engines (the native one runs when built; CI builds it). */
+const ENGINES = nativeEngine().binding || process.env.CI ? ['native', 'node'] : ['node'];
+
+describe.skipIf(!canRun).each(ENGINES)('scenarios (root), %s engine', (engine) => {
   const name = uniqueLabName();
   let probeMain = '';
   let children: LineChild[] = [];
@@ -31,11 +35,12 @@ describe.skipIf(!canRun)('scenarios (root)', () => {
     children.push(server);
     expect(JSON.parse(await server.nextLine())).toMatchObject({ listening: { ports: [lab.port] } });
     const probe = startLineChild(inNamespace(lab.client.ns, [
-      process.execPath, probeMain, 'probe', '--host', lab.peer, '--port', String(lab.port),
+      'env', `SYNPROBE_PROBE_ENGINE=${engine}`, process.execPath, probeMain, 'probe', '--host', lab.peer, '--port', String(lab.port),
       '--max', String(max), '--timeout', String(timeoutMs), '--hold',
     ]));
     children.push(probe);
     const { result } = JSON.parse(await probe.nextLine(timeoutMs + 10_000)) as { result: ProbeResult };
+    expect(result.engine).toBe(engine);
     const ss = await runCommand(inNamespace(lab.server.ns, ['ss', '-Htn', 'state', 'established', `( sport = :${lab.port} )`]));
     const serverPeers = ss.stdout.split('\n').filter((l) => l.trim()).map((l) => l.trim().split(/\s+/).at(-1)!);
     await server.stop();

@@ -1,9 +1,43 @@
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classifyError, runProbe, type HeldProbe, type ProbeProgress } from '../../src/probe/probe.js';
 import { startServer, type RunningServer } from '../../src/probe/serve.js';
+import { nativeEngine } from '../../src/probe/native.js';
 import { buildProbeMain } from '../lab/helpers.js';
+
+/**
+ * Both engines run every test. The native one needs `npm install` to have built it (a C compiler):
+ * without it the tests say so and skip here, and fail in CI, which installs the compiler.
+ */
+const native = nativeEngine();
+const ENGINES = [
+  { engine: 'node' as const, missing: null },
+  { engine: 'native' as const, missing: native.binding ? null : native.reason },
+];
+
+describe('the native connect loop', () => {
+  it.skipIf(!process.env.CI && !native.binding)(`is built and loads (CI must have it${native.reason ? `; here: ${native.reason}` : ''})`, () => {
+    expect(native.reason).toBeNull();
+    expect(native.binding).not.toBeNull();
+  });
+
+  it('engine auto takes it when it is there and says why not otherwise; native is refused when missing', async () => {
+    const server = await startServer({ port: 0, bind: '127.0.0.1' });
+    try {
+      const held = await runProbe({ host: '127.0.0.1', port: server.ports[0]!, max: 3, connectTimeoutMs: 5000, engine: 'auto' });
+      expect(held.result.engine).toBe(native.binding ? 'native' : 'node');
+      expect(held.result.engineNote).toBe(native.binding ? null : native.reason);
+      await held.close();
+      if (!native.binding) {
+        await expect(runProbe({ host: '127.0.0.1', port: server.ports[0]!, max: 3, connectTimeoutMs: 5000, engine: 'native' })).rejects.toThrow(/native connect loop/);
+      }
+      await expect(runProbe({ host: '127.0.0.1', port: server.ports[0]!, max: 3, connectTimeoutMs: 5000, engine: 'fast' as 'node' })).rejects.toThrow(/unknown probe engine 'fast'/);
+    } finally {
+      await server.close();
+    }
+  });
+});
 
 /** A loopback port with nothing listening: bound once, then released. */
 async function closedPort(): Promise<number> {
@@ -23,7 +57,11 @@ describe('classifyError', () => {
   ])('%s → %s', (code, kind) => { expect(classifyError(code)).toBe(kind); });
 });
 
-describe('runProbe on loopback', () => {
+describe.each(ENGINES)('runProbe on loopback, $engine engine', ({ engine, missing }) => {
+  if (missing && !process.env.CI) {
+    it.skip(`(not built: ${missing})`, () => {});
+    return;
+  }
   let server: RunningServer | null = null;
   let probe: HeldProbe | null = null;
   afterEach(async () => {
@@ -36,7 +74,7 @@ describe('runProbe on loopback', () => {
   it('stops at max with every connection held, and close() lets them go', async () => {
     server = await startServer({ port: 0, bind: '127.0.0.1' });
     const progress: ProbeProgress[] = [];
-    probe = await runProbe({ host: '127.0.0.1', port: server.ports[0]!, max: 100, connectTimeoutMs: 5000, onProgress: (p) => progress.push(p) });
+    probe = await runProbe({ engine, host: '127.0.0.1', port: server.ports[0]!, max: 100, connectTimeoutMs: 5000, onProgress: (p) => progress.push(p) });
     expect(probe.result).toMatchObject({ attempts: 100, established: 100, stoppedBy: 'max', failure: null });
     expect(probe.held()).toBe(100);
     expect(probe.result.ratePerSec).toBeGreaterThan(0);
@@ -53,7 +91,7 @@ describe('runProbe on loopback', () => {
 
   it('maps ECONNREFUSED against a closed port to kind refused, with the local port of the SYN', async () => {
     const port = await closedPort();
-    probe = await runProbe({ host: '127.0.0.1', port, max: 10, connectTimeoutMs: 5000 });
+    probe = await runProbe({ engine, host: '127.0.0.1', port, max: 10, connectTimeoutMs: 5000 });
     expect(probe.result).toMatchObject({ attempts: 1, established: 0, stoppedBy: 'failure' });
     const f = probe.result.failure!;
     expect(f).toMatchObject({ attempt: 1, code: 'ECONNREFUSED', kind: 'refused', localAddress: '127.0.0.1' });
@@ -70,12 +108,14 @@ describe('runProbe on loopback', () => {
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
     const { port } = listener.address() as net.AddressInfo;
     try {
-      probe = await runProbe({ host: '127.0.0.1', port, max: 1000, connectTimeoutMs: 5000 });
+      probe = await runProbe({ engine, host: '127.0.0.1', port, max: 1000, connectTimeoutMs: 5000 });
       expect(probe.result.stoppedBy).toBe('failure');
       expect(probe.result.failure).toMatchObject({ code: 'ECONNREFUSED', kind: 'refused' });
-      // The 6th handshake may complete in the backlog before the listener closes.
       expect(probe.result.established).toBeGreaterThanOrEqual(5);
-      expect(probe.result.established).toBeLessThanOrEqual(6);
+      // Node engine: the probe and this listener share the event loop, so the 6th handshake at most
+      // completes in the backlog before the listener closes. The native loop runs on a thread of
+      // its own while the kernel completes handshakes into the backlog: many more may be made.
+      if (engine === 'node') expect(probe.result.established).toBeLessThanOrEqual(6);
       expect(probe.result.attempts).toBe(probe.result.established + 1);
       expect(probe.result.failure!.attempt).toBe(probe.result.attempts);
     } finally {
@@ -87,15 +127,69 @@ describe('runProbe on loopback', () => {
     server = await startServer({ port: 0, bind: '127.0.0.1' });
     const controller = new AbortController();
     controller.abort();
-    probe = await runProbe({ host: '127.0.0.1', port: server.ports[0]!, max: 10, connectTimeoutMs: 5000, signal: controller.signal });
+    probe = await runProbe({ engine, host: '127.0.0.1', port: server.ports[0]!, max: 10, connectTimeoutMs: 5000, signal: controller.signal });
     expect(probe.result).toMatchObject({ attempts: 0, established: 0, stoppedBy: 'aborted', failure: null });
     await probe.close();
     const later = new AbortController();
     setTimeout(() => later.abort(), 200);
-    probe = await runProbe({ host: '127.0.0.1', port: server.ports[0]!, max: 10_000_000, connectTimeoutMs: 5000, signal: later.signal });
+    probe = await runProbe({ engine, host: '127.0.0.1', port: server.ports[0]!, max: 10_000_000, connectTimeoutMs: 5000, signal: later.signal });
     expect(probe.result.stoppedBy).toBe('aborted');
     expect(probe.result.established).toBeGreaterThan(0);
     expect(probe.held()).toBe(probe.result.established);
+  });
+
+  /**
+   * A listener that never accepts, with the smallest queue: once the queue holds what it can, the
+   * kernel drops every further SYN (no answer at all), like a lossy path. Python, because Node
+   * accepts every connection itself.
+   */
+  async function silentListener(): Promise<{ port: number; stop: () => void }> {
+    const child = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(600)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').once('data', (s: string) => resolve(Number(s.trim())));
+      child.once('error', reject);
+    });
+    return { port, stop: () => { child.kill('SIGKILL'); } };
+  }
+
+  it('a SYN nobody answers: ETIMEDOUT after connectTimeoutMs, the socket closed (no SYN-SENT left)', async () => {
+    const listener = await silentListener();
+    try {
+      probe = await runProbe({ engine, host: '127.0.0.1', port: listener.port, max: 50, connectTimeoutMs: 1200 });
+      const r = probe.result;
+      expect(r.stoppedBy).toBe('failure');
+      expect(r.established).toBeGreaterThanOrEqual(1);
+      expect(r.established).toBeLessThanOrEqual(3);
+      expect(r.failure).toMatchObject({ attempt: r.established + 1, code: 'ETIMEDOUT', kind: 'timeout', localAddress: '127.0.0.1', remotePort: listener.port });
+      expect(r.failure!.message).toBe(`connect ETIMEDOUT 127.0.0.1:${listener.port} (no answer to the SYN within 1200 ms)`);
+      expect(r.failure!.localPort).toBeGreaterThan(0);
+      expect(r.failure!.elapsedMs).toBeGreaterThanOrEqual(1199);
+      expect(r.failure!.elapsedMs).toBeLessThan(2500);
+      const ss = spawnSync('ss', ['-Htn', 'state', 'syn-sent', `( dport = :${listener.port} )`], { encoding: 'utf8' });
+      expect(ss.stdout.trim()).toBe('');
+    } finally {
+      listener.stop();
+    }
+  });
+
+  it('an abort wakes a connect that waits for an answer at once', async () => {
+    const listener = await silentListener();
+    try {
+      const controller = new AbortController();
+      const progress: ProbeProgress[] = [];
+      const started = performance.now();
+      setTimeout(() => controller.abort(), 600);
+      probe = await runProbe({ engine, host: '127.0.0.1', port: listener.port, max: 50, connectTimeoutMs: 20_000, signal: controller.signal, onProgress: (p) => progress.push(p) });
+      const tookMs = performance.now() - started;
+      expect(probe.result).toMatchObject({ stoppedBy: 'aborted', failure: null });
+      expect(probe.result.attempts).toBe(probe.result.established + 1);
+      expect(tookMs).toBeLessThan(5000);
+      expect(progress.at(-1)).toMatchObject({ held: probe.result.established, attempts: probe.result.attempts });
+      const ss = spawnSync('ss', ['-Htn', 'state', 'syn-sent', `( dport = :${listener.port} )`], { encoding: 'utf8' });
+      expect(ss.stdout.trim()).toBe('');
+    } finally {
+      listener.stop();
+    }
   });
 
   /** A run of `n` free loopback ports from a random base (for naming local ports in tests). */
@@ -117,7 +211,7 @@ describe('runProbe on loopback', () => {
     try {
       const ports = [server.ports[0]!, second.ports[0]!];
       const localPorts = await freeRange(10);
-      probe = await runProbe({ host: '127.0.0.1', ports, binds: ['127.0.0.1', '127.0.0.2'], localPorts, max: 1000, connectTimeoutMs: 5000 });
+      probe = await runProbe({ engine, host: '127.0.0.1', ports, binds: ['127.0.0.1', '127.0.0.2'], localPorts, max: 1000, connectTimeoutMs: 5000 });
       const r = probe.result;
       expect(r).toMatchObject({ established: 40, attempts: 41, stoppedBy: 'failure', skippedLocalPorts: 0 });
       expect(r.failure).toMatchObject({ attempt: 41, code: 'EADDRNOTAVAIL', kind: 'local-limit', localAddress: '127.0.0.1', remotePort: ports[0] });
@@ -140,7 +234,7 @@ describe('runProbe on loopback', () => {
     const squatter = net.createServer();
     await new Promise<void>((r) => squatter.listen(localPorts.low + 2, '127.0.0.1', () => r()));
     try {
-      probe = await runProbe({ host: '127.0.0.1', port: server.ports[0]!, binds: ['127.0.0.1'], localPorts, max: 100, connectTimeoutMs: 5000 });
+      probe = await runProbe({ engine, host: '127.0.0.1', port: server.ports[0]!, binds: ['127.0.0.1'], localPorts, max: 100, connectTimeoutMs: 5000 });
       expect(probe.result).toMatchObject({ established: 4, attempts: 5, skippedLocalPorts: 1, stoppedBy: 'failure' });
       expect(probe.result.failure).toMatchObject({ code: 'EADDRNOTAVAIL', kind: 'local-limit' });
     } finally {
@@ -152,7 +246,7 @@ describe('runProbe on loopback', () => {
     server = await startServer({ port: 0, bind: '127.0.0.1' });
     const second = await startServer({ port: 0, bind: '127.0.0.1' });
     try {
-      probe = await runProbe({ host: '127.0.0.1', ports: [server.ports[0]!, second.ports[0]!], max: 30, connectTimeoutMs: 5000 });
+      probe = await runProbe({ engine, host: '127.0.0.1', ports: [server.ports[0]!, second.ports[0]!], max: 30, connectTimeoutMs: 5000 });
       expect(probe.result).toMatchObject({ established: 30, stoppedBy: 'max' });
       expect(probe.result.pairs.map((p) => [p.source, p.established])).toEqual([[null, 15], [null, 15]]);
     } finally {
@@ -161,25 +255,28 @@ describe('runProbe on loopback', () => {
   });
 
   it('rejects bad options', async () => {
-    await expect(runProbe({ host: '127.0.0.1', port: 0, max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/port/);
-    await expect(runProbe({ host: '127.0.0.1', port: 80, max: 0, connectTimeoutMs: 1 })).rejects.toThrow(/max/);
-    await expect(runProbe({ host: '127.0.0.1', port: 80, max: 1, connectTimeoutMs: 0 })).rejects.toThrow(/connectTimeoutMs/);
-    await expect(runProbe({ host: '127.0.0.1', port: 80, max: 1, connectTimeoutMs: 1, bind: 'nope' })).rejects.toThrow(/bind/);
-    await expect(runProbe({ host: '127.0.0.1', ports: [], max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/port/);
-    await expect(runProbe({ host: '127.0.0.1', ports: [80, 80], max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/twice/);
-    await expect(runProbe({ host: '127.0.0.1', port: 80, binds: ['127.0.0.1', '127.0.0.1'], max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/twice/);
-    await expect(runProbe({ host: '127.0.0.1', port: 80, binds: ['127.0.0.1'], localPorts: { low: 5000, high: 4000 }, max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/range/);
+    await expect(runProbe({ engine, host: '127.0.0.1', port: 0, max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/port/);
+    await expect(runProbe({ engine, host: '127.0.0.1', port: 80, max: 0, connectTimeoutMs: 1 })).rejects.toThrow(/max/);
+    await expect(runProbe({ engine, host: '127.0.0.1', port: 80, max: 1, connectTimeoutMs: 0 })).rejects.toThrow(/connectTimeoutMs/);
+    await expect(runProbe({ engine, host: '127.0.0.1', port: 80, max: 1, connectTimeoutMs: 1, bind: 'nope' })).rejects.toThrow(/bind/);
+    await expect(runProbe({ engine, host: '127.0.0.1', ports: [], max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/port/);
+    await expect(runProbe({ engine, host: '127.0.0.1', ports: [80, 80], max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/twice/);
+    await expect(runProbe({ engine, host: '127.0.0.1', port: 80, binds: ['127.0.0.1', '127.0.0.1'], max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/twice/);
+    await expect(runProbe({ engine, host: '127.0.0.1', port: 80, binds: ['127.0.0.1'], localPorts: { low: 5000, high: 4000 }, max: 1, connectTimeoutMs: 1 })).rejects.toThrow(/range/);
   });
 
   it('reports running out of file descriptors as local-limit (EMFILE), in a child with ulimit -n 40', async () => {
     server = await startServer({ port: 0, bind: '127.0.0.1' });
     const probeMain = buildProbeMain();
-    const child = spawn('bash', ['-c', `ulimit -n 40 && exec "${process.execPath}" "${probeMain}" probe --host 127.0.0.1 --port ${server.ports[0]} --max 1000 --timeout 5000`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-c', `ulimit -n 40 && exec "${process.execPath}" "${probeMain}" probe --host 127.0.0.1 --port ${server.ports[0]} --max 1000 --timeout 5000`], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SYNPROBE_PROBE_ENGINE: engine },
+    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
     const code = await new Promise((r) => child.on('exit', r));
     expect(code).toBe(0);
     const { result } = JSON.parse(out.split('\n')[0]!);
+    expect(result.engine).toBe(engine);
     expect(result.stoppedBy).toBe('failure');
     expect(result.failure).toMatchObject({ code: 'EMFILE', kind: 'local-limit' });
     expect(result.established).toBeGreaterThan(10);
