@@ -1,8 +1,8 @@
 /*
  * The probe's native connect loop (engine 'native', see src/probe/native.ts): the same rules as
  * the Node engine in src/probe/probe.ts, run on a thread of its own with blocking connect(), the
- * way the minimal C client (bench/connect.c) does it: per attempt socket(), one setsockopt (the
- * connect timeout) and connect(), which on a fast path returns with the handshake done. A Node
+ * way the minimal C client (bench/connect.c) does it: per attempt socket(), one setsockopt (how long
+ * connect() may wait) and connect(), which on a fast path returns with the handshake done. A Node
  * client cannot get there (bench/PERFORMANCE.md: libuv's non-blocking connect + epoll costs more
  * kernel time than the whole blocking loop).
  *
@@ -40,6 +40,8 @@
 #include <unistd.h>
 
 #define MAX_SKIPS_IN_A_ROW 4096
+/* How long connect() itself waits for the handshake; the rest of the timeout is poll()'s. */
+#define FIRST_WAIT_MS 100
 
 enum stop { RUNNING = 0, STOP_MAX, STOP_FAILURE, STOP_ABORTED };
 /* Why the run failed: an errno from a syscall, or the probe's own local-port rules. */
@@ -220,7 +222,15 @@ static void grow_fd_table(uint32_t max) {
 }
 
 static void run_loop(engine_t *e) {
-  struct timeval tv = { .tv_sec = e->timeout_ms / 1000, .tv_usec = (e->timeout_ms % 1000) * 1000 };
+  /*
+   * connect() waits at most FIRST_WAIT_MS in the kernel (SO_SNDTIMEO), then the rest of the
+   * timeout in poll(). The kernel's wait runs on the coarse timer wheel (up to 64 ms late at 4 s)
+   * and starts after the SYN left, so a 4 s timeout would race the SYN retransmitted at 4 s and
+   * often lose; poll's deadline is exact and counts from before the SYN, like the Node engine's
+   * timer: a 4 s timeout sends 4 copies (0, 1, 2, 3 s) with both engines.
+   */
+  int first_ms = e->timeout_ms < FIRST_WAIT_MS ? e->timeout_ms : FIRST_WAIT_MS;
+  struct timeval tv = { .tv_sec = first_ms / 1000, .tv_usec = (first_ms % 1000) * 1000 };
   const int one = 1;
   e->started_run_ms = mono_ms();
   grow_fd_table(e->max);
@@ -339,6 +349,18 @@ static engine_t *unwrap(napi_env env, napi_value v) {
     return NULL;
   }
   return data;
+}
+
+/* The engine given as a function's first argument (or NULL, with a JS exception pending). */
+static engine_t *engine_arg(napi_env env, napi_callback_info info, napi_value *first) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+    napi_throw_type_error(env, NULL, "synprobe native: an engine is required");
+    return NULL;
+  }
+  if (first) *first = argv[0];
+  return unwrap(env, argv[0]);
 }
 
 static int get_prop(napi_env env, napi_value obj, const char *name, napi_value *out) {
@@ -520,14 +542,12 @@ static void complete(napi_env env, napi_status status, void *data) {
 
 /* run(engine) → Promise<result>: the loop on a thread of the pool until it stops. */
 static napi_value run(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], promise, name;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = unwrap(env, argv[0]);
+  napi_value self, promise, name;
+  engine_t *e = engine_arg(env, info, &self);
   if (!e) return NULL;
   if (e->running || e->stop != RUNNING) { napi_throw_error(env, NULL, "synprobe native: an engine runs once"); return NULL; }
   CHECK(napi_create_promise(env, &e->deferred, &promise));
-  CHECK(napi_create_reference(env, argv[0], 1, &e->self));
+  CHECK(napi_create_reference(env, self, 1, &e->self));
   CHECK(napi_create_string_utf8(env, "synprobe.connect", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_async_work(env, NULL, name, execute, complete, e, &e->work));
   CHECK(napi_queue_async_work(env, e->work));
@@ -537,10 +557,7 @@ static napi_value run(napi_env env, napi_callback_info info) {
 
 /* cancel(engine): stop after the attempt in flight, which is woken now. */
 static napi_value cancel(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = unwrap(env, argv[0]);
+  engine_t *e = engine_arg(env, info, NULL);
   if (!e) return NULL;
   atomic_store(&e->cancel, 1);
   pthread_mutex_lock(&e->lock);
@@ -551,10 +568,8 @@ static napi_value cancel(napi_env env, napi_callback_info info) {
 
 /* progress(engine) → [held, attempts], read while the loop runs. */
 static napi_value progress(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], arr;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = unwrap(env, argv[0]);
+  napi_value arr;
+  engine_t *e = engine_arg(env, info, NULL);
   if (!e) return NULL;
   CHECK(napi_create_array_with_length(env, 2, &arr));
   napi_set_element(env, arr, 0, num(env, atomic_load_explicit(&e->held, memory_order_relaxed)));
@@ -564,10 +579,7 @@ static napi_value progress(napi_env env, napi_callback_info info) {
 
 /* closeAll(engine): closes every held connection (after the run). */
 static napi_value close_all_js(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = unwrap(env, argv[0]);
+  engine_t *e = engine_arg(env, info, NULL);
   if (!e) return NULL;
   if (e->running) { napi_throw_error(env, NULL, "synprobe native: closeAll while the loop runs"); return NULL; }
   close_all(e);

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statfsSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -50,7 +50,7 @@ function listTs(dir: string): string[] {
 export function buildCli(): string {
   const files = listTs(join(ROOT, 'src'));
   const sources = files.map((f) => readFileSync(f, 'utf8'));
-  const hash = createHash('sha256').update(ts.version).update(files.join('\0')).update(sources.join('\0')).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(ts.version).update('with build/ linked').update(files.join('\0')).update(sources.join('\0')).digest('hex').slice(0, 16);
   const cache = join(ROOT, 'node_modules', '.cache');
   const out = join(cache, `synprobe-capture-test-${hash}`);
   const bin = join(out, 'bin', 'synprobe.js');
@@ -69,6 +69,8 @@ export function buildCli(): string {
   copyFileSync(join(ROOT, 'package.json'), join(staging, 'package.json'));
   mkdirSync(join(staging, 'bin'), { recursive: true });
   copyFileSync(join(ROOT, 'bin', 'synprobe.js'), join(staging, 'bin', 'synprobe.js'));
+  // The probe's native connect loop, as npm install built it for the package.
+  symlinkSync(join(ROOT, 'build'), join(staging, 'build'));
   try {
     renameSync(staging, out);
   } catch {
@@ -156,6 +158,17 @@ export function childrenOf(pid: number): Array<{ pid: number; args: string[] }> 
 export function countPackets(file: string, filter: string): number {
   const r = spawnSync('tcpdump', ['-n', '-r', file, filter], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tcpdump -r ${file}: ${r.stderr}`);
+  return r.stdout.split('\n').filter(Boolean).length;
+}
+
+/**
+ * countPackets for a capture still being written (polling while a run goes on): the last record
+ * may be half written, which tcpdump -r reports as a truncated file after printing the packets
+ * before it; those count. A file not there yet has none.
+ */
+export function countPacketsSoFar(file: string, filter: string): number {
+  const r = spawnSync('tcpdump', ['-n', '-r', file, filter], { encoding: 'utf8' });
+  if (r.status !== 0 && !/truncated dump file|No such file/.test(r.stderr)) throw new Error(`tcpdump -r ${file}: ${r.stderr}`);
   return r.stdout.split('\n').filter(Boolean).length;
 }
 

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, destroyLab, inNamespace, startSshd, type Lab, type LabSshd } from '../../src/lab/topology.js';
 import { RUN_JSON_RESERVE, type RunFacts } from '../../src/run/run-facts.js';
 import {
-  SYN_ONLY, buildCli, canRunWith, childrenOf, countPackets, nothingLeftOf, run, spawnCli, startServeInLab, tcpdumpsIn, uniqueName, waitFor, type CliRun,
+  SYN_ONLY, buildCli, canRunWith, childrenOf, countPackets, countPacketsSoFar, nothingLeftOf, run, spawnCli, startServeInLab, tcpdumpsIn, uniqueName, waitFor, type CliRun,
 } from './helpers.js';
 
 const canRun = canRunWith(['ip', 'nft', 'tcpdump', 'ssh', 'ssh-keygen', '/usr/sbin/sshd']);
@@ -126,7 +126,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
     const cli = startCli([...baseArgs(out, '60s'), '--max', String(LIMIT + 30)]);
     await cli.waitStderr(/probing/);
     // the attempt past the cap now retransmits for up to 60 s: interrupt after its first retransmission
-    expect(await waitFor(() => countPackets(join(out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
+    expect(await waitFor(() => countPacketsSoFar(join(out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
     cli.proc.kill(signal);
     const code = await cli.done;
     expect(cli.stderr()).toMatch(new RegExp(`interrupted \\(${signal}\\) while probing`));
@@ -153,7 +153,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
       const cli = startCli([...baseArgs(out, '60s'), '--max', String(LIMIT + 30)]);
       await cli.waitStderr(/probing/);
       // killed while the attempt past the cap retransmits, once the SYNs that arrived were streamed back
-      await waitFor(() => countPackets(join(out, 'server.pcap'), SYN_ONLY) >= LIMIT && countPackets(join(out, 'client.pcap'), SYN_ONLY) > LIMIT, 20_000, 200);
+      await waitFor(() => countPacketsSoFar(join(out, 'server.pcap'), SYN_ONLY) >= LIMIT && countPacketsSoFar(join(out, 'client.pcap'), SYN_ONLY) > LIMIT, 20_000, 200);
       expect(tcpdumpsIn(lab.server.ns)).toHaveLength(1);
       const ssh = childrenOf(cli.proc.pid!).filter((c) => c.args[0]?.endsWith('ssh'));
       const victim = which === 'master'
@@ -221,7 +221,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
       const out = newOut();
       const cli = startCli([...baseArgs(out, '60s'), '--max', String(LIMIT + 30)]);
       await cli.waitStderr(/probing/);
-      expect(await waitFor(() => countPackets(join(out, 'client.pcap'), SYN_ONLY) > LIMIT, 20_000, 200)).toBe(true);
+      expect(await waitFor(() => countPacketsSoFar(join(out, 'client.pcap'), SYN_ONLY) > LIMIT, 20_000, 200)).toBe(true);
       const ns = side === 'client' ? lab.client.ns : lab.server.ns;
       const pids = tcpdumpsIn(ns);
       expect(pids).toHaveLength(1);

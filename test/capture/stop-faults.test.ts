@@ -22,7 +22,7 @@ import { RUN_JSON_RESERVE, RunFactsFile, formatRunFacts, type RunFacts } from '.
 import { readCapture } from '../../src/read/open.js';
 import { diskSpace, watchDiskSpace } from '../../src/run/disk-space.js';
 import {
-  SYN_ONLY, buildCli, canRunWith, countPackets, fillDisk, freeBytes, nothingLeftOf, readRunJsonIfWhole, run, signalPid, spawnCli,
+  SYN_ONLY, buildCli, canRunWith, countPackets, countPacketsSoFar, fillDisk, freeBytes, nothingLeftOf, readRunJsonIfWhole, run, signalPid, spawnCli,
   startServeInLab, tcpdumpsIn, uniqueName, waitFor, type CliRun,
 } from './helpers.js';
 
@@ -171,7 +171,7 @@ describe.skipIf(!canRun)('synprobe capture: faults while stopping and on a full 
     const cli = startCli([...baseArgs(out, '60s'), '--max', String(LIMIT + 30), '--hold', '1s']);
     await cli.waitStderr(/probing/);
     // the attempt past the cap retransmits; everything the server will ever see has been written
-    expect(await waitFor(() => countPackets(join(out, 'client.pcap'), SYN_ONLY) > LIMIT && countPackets(join(out, 'server.pcap'), SYN_ONLY) === LIMIT, 20_000, 200)).toBe(true);
+    expect(await waitFor(() => countPacketsSoFar(join(out, 'client.pcap'), SYN_ONLY) > LIMIT && countPacketsSoFar(join(out, 'server.pcap'), SYN_ONLY) === LIMIT, 20_000, 200)).toBe(true);
 
     // synprobe frozen, so that only tcpdump meets the full disk: fill it, then send SYNs that only
     // the client capture sees (the router drops them: the cap is reached) until client.pcap needs

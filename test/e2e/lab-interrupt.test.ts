@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { destroyLab } from '../../src/lab/topology.js';
 import { RUN_JSON_RESERVE, type RunFacts } from '../../src/run/run-facts.js';
 import {
-  SYN_ONLY, buildCli, canRunWith, childrenOf, countPackets, netnsInode, processGroup, processesInDeletedNetns, readRunJsonIfWhole, signalPid, spawnCli, uniqueName,
+  SYN_ONLY, buildCli, canRunWith, childrenOf, countPackets, countPacketsSoFar, netnsInode, processGroup, processesInDeletedNetns, readRunJsonIfWhole, signalPid, spawnCli, uniqueName,
   waitFor, type CliRun,
 } from '../capture/helpers.js';
 
@@ -166,7 +166,7 @@ describe.skipIf(!canRun)('synprobe lab, interrupted (root, its own lab names)', 
   it('Ctrl-C while the failing attempt retransmits: captures kept, run.json says so, lab gone', async () => {
     const lab = startLab(['--connect-timeout', '60s']);
     await lab.waitStderr(/probing /, 90_000);
-    expect(await waitFor(() => existsSync(join(lab.out, 'client.pcap')) && countPackets(join(lab.out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
+    expect(await waitFor(() => existsSync(join(lab.out, 'client.pcap')) && countPacketsSoFar(join(lab.out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
     lab.proc.kill('SIGINT');
     const code = await lab.done;
     await expectTornDown(lab, code, 'SIGINT', 'running capture');
@@ -178,7 +178,7 @@ describe.skipIf(!canRun)('synprobe lab, interrupted (root, its own lab names)', 
   it('Ctrl-C twice while probing: the second one does not cut the stop or the teardown short', async () => {
     const lab = startLab(['--connect-timeout', '60s']);
     await lab.waitStderr(/probing /, 90_000);
-    expect(await waitFor(() => existsSync(join(lab.out, 'client.pcap')) && countPackets(join(lab.out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
+    expect(await waitFor(() => existsSync(join(lab.out, 'client.pcap')) && countPacketsSoFar(join(lab.out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
     lab.proc.kill('SIGINT');
     await lab.waitStderr(/interrupted \(SIGINT\) while probing: stopping the captures/);
     lab.proc.kill('SIGINT');
@@ -191,7 +191,7 @@ describe.skipIf(!canRun)('synprobe lab, interrupted (root, its own lab names)', 
   it('Ctrl-C as a terminal sends it (SIGINT to every process of the lab\'s group): only the lab gets it, capture once, serve keeps the connections held until the captures stop', async () => {
     const lab = startLab(['--connect-timeout', '60s'], { detached: true });
     await lab.waitStderr(/probing /, 90_000);
-    expect(await waitFor(() => existsSync(join(lab.out, 'client.pcap')) && countPackets(join(lab.out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
+    expect(await waitFor(() => existsSync(join(lab.out, 'client.pcap')) && countPacketsSoFar(join(lab.out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
     const group = processGroup(lab.proc.pid!);
     expect(group).toContain(lab.proc.pid!);
     const members = group.map((pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' '); } catch { return '?'; } });
