@@ -45,9 +45,11 @@ function main() {
     process.stderr.write(`synprobe: built the native connect loop (${addon})\n`);
     return 0;
   }
-  const why = r.error ? r.error.message : (r.stderr || r.stdout || '').trim().split('\n').slice(-8).join('\n');
+  // node-gyp's own lines say where it failed; the compiler's or make's say why.
+  const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').filter((l) => l.trim() && !/^gyp (info|http)|^gyp ERR! (System|command|cwd|node -v|node-gyp -v|not ok)|^\s*(CC|CXX|SOLINK|LINK|COPY|TOUCH)\(/.test(l));
+  const why = r.error ? r.error.message : lines.slice(0, 10).join('\n');
   process.stderr.write(`synprobe: the native connect loop was not built; the probe will use Node's sockets (about a third of the connect rate).\n`
-    + `  To build it: install a C compiler, make and python3 (Debian: apt-get install g++ make python3), then run npm rebuild synprobe.\n`
+    + `  To build it: install a C compiler, make and python3 (Debian: apt-get install g++ make python3), then run npm rebuild synprobe (in a clone: npm run build:native).\n`
     + `  node-gyp said:\n${why.replace(/^/gm, '    ')}\n`);
   return process.env.SYNPROBE_NATIVE === 'require' ? 1 : 0;
 }
