@@ -115,6 +115,8 @@ export interface HeldProbe {
 }
 
 const PROGRESS_INTERVAL_MS = 250;
+/** Node's timers hold at most 2^31-1 ms (a longer one fires after 1 ms); the timer re-arms for the rest. */
+const MAX_TIMER_MS = 0x7fff_ffff;
 /** A bound source gives up after this many local ports in a row the kernel would not give. */
 const MAX_SKIPS_IN_A_ROW = 4096;
 
@@ -279,7 +281,7 @@ class Connector {
       const left = this.opts.connectTimeoutMs - (performance.now() - this.started);
       // Timers fire on the loop's millisecond clock: within a millisecond is on time.
       if (left > 1) {
-        this.timer = setTimeout(this.onTimer, Math.ceil(left));
+        this.timer = setTimeout(this.onTimer, Math.min(Math.ceil(left), MAX_TIMER_MS));
         return;
       }
       this.recordLocal();
@@ -307,7 +309,7 @@ class Connector {
     // Node before 20.12 tells nothing before it closes a failed socket: read the local port the
     // next turn of the loop (after connect() has bound it).
     else setImmediate(this.recordLocal);
-    if (this.timer === null) this.timer = setTimeout(this.onTimer, this.opts.connectTimeoutMs);
+    if (this.timer === null) this.timer = setTimeout(this.onTimer, Math.min(this.opts.connectTimeoutMs, MAX_TIMER_MS));
     socket.connect({ host: this.host, port, localAddress, localPort });
     // An abort is reported on the next tick, like every other outcome.
     if (this.opts.signal?.aborted) process.nextTick(this.onAbort);
@@ -478,8 +480,9 @@ async function runNative(binding: NativeBinding, run: EngineRun): Promise<Engine
     host,
     pairs: pairs.map(({ source, port }) => ({ source, port })),
     localPorts: localPorts ? localPorts.list() : null,
-    max: opts.max,
-    timeoutMs: Math.ceil(opts.connectTimeoutMs),
+    // The loop counts in 32 bits: more than 4e9 connections or 24 days of timeout mean "no limit".
+    max: Math.min(opts.max, 0xffff_ffff),
+    timeoutMs: Math.min(Math.ceil(opts.connectTimeoutMs), 0x7fff_ffff),
   });
   const onAbort = (): void => binding.cancel(engine);
   opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -101,6 +101,13 @@ describe.each(ENGINES)('runProbe on loopback, $engine engine', ({ engine, missin
     expect(f.elapsedMs).toBeLessThan(1000);
   });
 
+  it('takes a max and a timeout beyond 32 bits (the native loop counts in 32 bits)', async () => {
+    const port = await closedPort();
+    probe = await runProbe({ engine, host: '127.0.0.1', port, max: 1e10, connectTimeoutMs: 1e12 });
+    expect(probe.result).toMatchObject({ attempts: 1, established: 0, stoppedBy: 'failure' });
+    expect(probe.result.failure).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
   it('stops at the first failure after the connections that worked: the listener goes away mid-run', async () => {
     // A listener that stops listening after its 5th connection; later SYNs are refused.
     const held: net.Socket[] = [];
