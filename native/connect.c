@@ -191,14 +191,17 @@ static int finish_connect(engine_t *e, int fd, double started, int *timed_out) {
   }
 }
 
-static void fail(engine_t *e, int reason, int err, int syscall, uint32_t pair, double started_wall, double elapsed) {
+/* Ends the run with a failure of the attempt started at `started` (monotonic ms). */
+static void fail(engine_t *e, int reason, int err, int syscall, uint32_t pair, double started) {
+  double elapsed = mono_ms() - started;
   e->stop = STOP_FAILURE;
   e->reason = reason;
   e->err = err;
   e->syscall = syscall;
   e->fail_attempt = atomic_load_explicit(&e->attempts, memory_order_relaxed);
   e->fail_pair = pair;
-  e->started_wall_ms = started_wall;
+  /* The wall-clock start is read only now: nothing per attempt but the monotonic clock. */
+  e->started_wall_ms = wall_ms() - elapsed;
   e->elapsed_ms = elapsed;
 }
 
@@ -244,17 +247,14 @@ static void run_loop(engine_t *e) {
     pair->attempts++;
     e->busy_in_a_row = 0;
   again:;
-    double started_wall = wall_ms();
     double started = mono_ms();
-    e->local_addr[0] = 0;
-    e->local_port = 0;
     int fd = socket(pair->dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) { fail(e, R_ERRNO, errno, SC_SOCKET, pi, started_wall, mono_ms() - started); break; }
+    if (fd < 0) { fail(e, R_ERRNO, errno, SC_SOCKET, pi, started); break; }
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (pair->has_src) {
       if (pair->next >= e->nports) {
         close(fd);
-        fail(e, R_PORTS_EXHAUSTED, EADDRNOTAVAIL, SC_NONE, pi, started_wall, 0);
+        fail(e, R_PORTS_EXHAUSTED, EADDRNOTAVAIL, SC_NONE, pi, started);
         break;
       }
       uint16_t port = e->ports[pair->next++];
@@ -265,8 +265,7 @@ static void run_loop(engine_t *e) {
         int err = errno;
         close(fd);
         if (err == EADDRINUSE) { e->last_busy_err = err; goto busy; }
-        record_local(e, -1, pair);
-        fail(e, R_ERRNO, err, SC_BIND, pi, started_wall, mono_ms() - started);
+        fail(e, R_ERRNO, err, SC_BIND, pi, started);
         break;
       }
     }
@@ -286,7 +285,7 @@ static void run_loop(engine_t *e) {
     if (err == 0) {
       if (keep(e, fd) != 0) {
         close(fd);
-        fail(e, R_ERRNO, ENOMEM, SC_CONNECT, pi, started_wall, mono_ms() - started);
+        fail(e, R_ERRNO, ENOMEM, SC_CONNECT, pi, started);
         break;
       }
       pair->established++;
@@ -306,14 +305,14 @@ static void run_loop(engine_t *e) {
     }
     record_local(e, fd, pair);
     close(fd);
-    fail(e, R_ERRNO, err, timed_out ? SC_TIMEOUT : SC_CONNECT, pi, started_wall, mono_ms() - started);
+    fail(e, R_ERRNO, err, timed_out ? SC_TIMEOUT : SC_CONNECT, pi, started);
     break;
   busy:
     /* A local port named by the probe that the kernel refused: nothing was sent. */
     e->skipped++;
     pair->skipped++;
     if (++e->busy_in_a_row >= MAX_SKIPS_IN_A_ROW) {
-      fail(e, R_BUSY_IN_A_ROW, e->last_busy_err, SC_NONE, pi, started_wall, 0);
+      fail(e, R_BUSY_IN_A_ROW, e->last_busy_err, SC_NONE, pi, started);
       break;
     }
     goto again;

@@ -394,8 +394,11 @@ function localFailure(attempt: number, pair: PairState, code: string, message: s
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 
-/** The engine to use, or an error when 'native' is asked for and is not there. */
-function chooseEngine(wanted: string): { engine: ProbeEngine; binding: NativeBinding | null; note: string | null } {
+/**
+ * The engine a probe will use: `wanted`, by default SYNPROBE_PROBE_ENGINE or 'auto'; `note` says why
+ * Node's sockets when 'auto' wanted the native loop. Throws when 'native' is asked for and is not there.
+ */
+export function chooseEngine(wanted: string = process.env.SYNPROBE_PROBE_ENGINE || 'auto'): { engine: ProbeEngine; binding: NativeBinding | null; note: string | null } {
   if (wanted === 'node') return { engine: 'node', binding: null, note: null };
   if (wanted !== 'native' && wanted !== 'auto') throw new Error(`unknown probe engine '${wanted}' (auto, native or node)`);
   const { binding, reason } = nativeEngine();
@@ -432,7 +435,7 @@ interface EngineRun {
  */
 export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
   validateOptions(opts);
-  const chosen = chooseEngine(opts.engine ?? (process.env.SYNPROBE_PROBE_ENGINE || 'auto'));
+  const chosen = chooseEngine(opts.engine);
   const host = await resolveHost(opts.host);
   const { ports, binds } = targetsOf(opts);
   const localPorts = binds.length > 0 ? new LocalPorts(opts.localPorts ?? readLocalPortRange()) : null;
@@ -504,18 +507,15 @@ async function runNative(binding: NativeBinding, run: EngineRun): Promise<Engine
   });
   let failure: ProbeFailure | null = null;
   if (r.stop === 'failure' && r.failure) failure = nativeFailure(r.failure, pairs, host, opts, localPorts);
-  let open = true;
   return {
     attempts: r.attempts,
     established: r.established,
     skipped: r.skipped,
     stoppedBy: r.stop,
     failure,
-    held: () => (open ? binding.progress(engine)[0] : 0),
-    close: async () => {
-      if (open) binding.closeAll(engine);
-      open = false;
-    },
+    // The loop's count of descriptors it holds; closeAll() closes them and sets it to 0 (again: none).
+    held: () => binding.progress(engine)[0],
+    close: async () => { binding.closeAll(engine); },
   };
 }
 

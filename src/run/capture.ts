@@ -13,8 +13,7 @@ import { UsageError } from '../cli/io.js';
 import { analyzeCaptures, type AnalysisResult } from '../analyze/index.js';
 import { exitStatusFor, renderReport, type Format } from '../report/index.js';
 import { writePictures } from '../report/picture/index.js';
-import { runProbe, type HeldProbe, type ProbeProgress } from '../probe/probe.js';
-import { nativeEngine } from '../probe/native.js';
+import { chooseEngine, runProbe, type HeldProbe, type ProbeProgress } from '../probe/probe.js';
 import { readVersion } from '../version.js';
 import { describePorts, formatPorts } from '../ports.js';
 import { createLocalRunner, type CommandRunner } from '../preflight/runner.js';
@@ -518,10 +517,8 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
     const pairCount = Math.max(1, sources.length) * ports.length;
     log(`probing ${peerAddress} ${describePorts(ports)}${sources.length ? ` from ${sources.join(', ')}` : ''}: one connection at a time`
       + `${pairCount > 1 ? ` going round ${pairCount} (source, port) pairs` : ''}, each held, up to ${fmt(options.max)}, stop at the first failure (connect timeout ${options.connectTimeoutMs / 1000} s) ...`);
-    const engine = nativeEngine();
-    if (!engine.binding && process.env.SYNPROBE_PROBE_ENGINE !== 'node') {
-      log(`warning: ${engine.reason}; probing with Node's sockets instead (about a third of the connect rate)`);
-    }
+    const engineNote = chooseEngine().note;
+    if (engineNote) log(`warning: ${engineNote}; probing with Node's sockets instead (about a third of the connect rate)`);
     probe = await runProbe({
       host: peerAddress,
       ports,
