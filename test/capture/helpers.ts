@@ -156,9 +156,7 @@ export function childrenOf(pid: number): Array<{ pid: number; args: string[] }> 
 
 /** Packets in a pcap that match a tcpdump filter (tcpdump -r, offline: no privileges, no traffic). */
 export function countPackets(file: string, filter: string): number {
-  const r = spawnSync('tcpdump', ['-n', '-r', file, filter], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tcpdump -r ${file}: ${r.stderr}`);
-  return r.stdout.split('\n').filter(Boolean).length;
+  return readWithTcpdump(file, filter, false);
 }
 
 /**
@@ -167,8 +165,12 @@ export function countPackets(file: string, filter: string): number {
  * before it; those count. A file not there yet has none.
  */
 export function countPacketsSoFar(file: string, filter: string): number {
+  return readWithTcpdump(file, filter, true);
+}
+
+function readWithTcpdump(file: string, filter: string, growing: boolean): number {
   const r = spawnSync('tcpdump', ['-n', '-r', file, filter], { encoding: 'utf8' });
-  if (r.status !== 0 && !/truncated dump file|No such file/.test(r.stderr)) throw new Error(`tcpdump -r ${file}: ${r.stderr}`);
+  if (r.status !== 0 && !(growing && /truncated dump file|No such file/.test(r.stderr))) throw new Error(`tcpdump -r ${file}: ${r.stderr}`);
   return r.stdout.split('\n').filter(Boolean).length;
 }
 

@@ -4,80 +4,35 @@
  * both sides, and the router's table-limited firewall making the ceiling. Then the faults:
  * Ctrl-C, the local ssh killed, ssh refusing, a bad remote interface.
  */
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, destroyLab, inNamespace, startSshd, type Lab, type LabSshd } from '../../src/lab/topology.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { inNamespace } from '../../src/lab/topology.js';
 import { RUN_JSON_RESERVE, type RunFacts } from '../../src/run/run-facts.js';
 import {
-  SYN_ONLY, buildCli, canRunWith, childrenOf, countPackets, countPacketsSoFar, nothingLeftOf, run, spawnCli, startServeInLab, tcpdumpsIn, uniqueName, waitFor, type CliRun,
+  SYN_ONLY, canRunWith, childrenOf, countPackets, countPacketsSoFar, run, tcpdumpsIn, waitFor, type CliRun,
 } from './helpers.js';
+import { RemoteCaptureLab } from './remote-lab.js';
 
 const canRun = canRunWith(['ip', 'nft', 'tcpdump', 'ssh', 'ssh-keygen', '/usr/sbin/sshd']);
 
 const LIMIT = 20;
 
 describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namespaces)', () => {
-  const name = uniqueName('cap');
-  const work = mkdtempSync(join(tmpdir(), `${name}-`));
-  let bin = '';
-  let lab: Lab;
-  let sshd: LabSshd | null = null;
-  let serve: ChildProcess | null = null;
-  const running: CliRun[] = [];
-  let outCount = 0;
-
-  function startCli(args: string[]): CliRun {
-    const r = spawnCli(inNamespace(lab.client.ns, [process.execPath, bin, 'capture', ...args]));
-    running.push(r);
-    return r;
-  }
-
-  function newOut(): string {
-    return join(work, `out-${++outCount}`);
-  }
-
-  function sshArgs(): string[] {
-    return ['--ssh', sshd!.target, ...sshd!.sshOptions.map((o) => `--ssh-option=${o}`)];
-  }
+  const fx = new RemoteCaptureLab('cap', LIMIT);
+  const startCli = (args: string[]): CliRun => fx.startCli(args);
+  const newOut = (): string => fx.newPath();
+  const expectNothingLeft = (): Promise<void> => fx.expectNothingLeft();
 
   function baseArgs(out: string, connectTimeout = '3s'): string[] {
-    return ['--peer', lab.peer, '--port', String(lab.port), ...sshArgs(), '--connect-timeout', connectTimeout, '--hold', '1s', '--format', 'json', '--out', out];
+    return ['--peer', fx.lab.peer, '--port', String(fx.lab.port), ...fx.sshArgs(), '--connect-timeout', connectTimeout, '--hold', '1s', '--format', 'json', '--out', out];
   }
 
   function runJson(out: string): RunFacts {
     return JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunFacts;
   }
 
-  /** Nothing of ours may be left: no tcpdump in either namespace, no ssh in the client one. */
-  async function expectNothingLeft(): Promise<void> {
-    expect(await nothingLeftOf(lab)).toEqual({ tcpdump: true, ssh: true });
-  }
-
-  beforeAll(async () => {
-    bin = buildCli();
-    lab = await createLab({ name, scenario: 'path-cap', limit: LIMIT });
-    sshd = await startSshd(lab);
-    serve = await startServeInLab(lab, bin);
-  });
-
-  afterEach(async () => {
-    for (const r of running.splice(0)) {
-      if (r.proc.exitCode === null && r.proc.signalCode === null) {
-        r.proc.kill('SIGKILL');
-        await r.done;
-      }
-    }
-  });
-
-  afterAll(async () => {
-    serve?.kill('SIGTERM');
-    await sshd?.stop().catch(() => undefined);
-    await destroyLab(name);
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterEach(() => fx.stopRunning());
 
   it('finds the ceiling: the first attempt past the cap is lost in the path, both pcaps hold the evidence, nothing is left running', async () => {
     const out = newOut();
@@ -154,7 +109,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
       await cli.waitStderr(/probing/);
       // killed while the attempt past the cap retransmits, once the SYNs that arrived were streamed back
       await waitFor(() => countPacketsSoFar(join(out, 'server.pcap'), SYN_ONLY) >= LIMIT && countPacketsSoFar(join(out, 'client.pcap'), SYN_ONLY) > LIMIT, 20_000, 200);
-      expect(tcpdumpsIn(lab.server.ns)).toHaveLength(1);
+      expect(tcpdumpsIn(fx.lab.server.ns)).toHaveLength(1);
       const ssh = childrenOf(cli.proc.pid!).filter((c) => c.args[0]?.endsWith('ssh'));
       const victim = which === 'master'
         ? ssh.find((c) => c.args.includes('-M'))
@@ -162,7 +117,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
       expect(victim, JSON.stringify(ssh)).toBeDefined();
       process.kill(victim!.pid, 'SIGKILL');
       // no new connection is needed for the peer to clean up: its tcpdump goes away on its own
-      expect(await waitFor(() => tcpdumpsIn(lab.server.ns).length === 0, 10_000)).toBe(true);
+      expect(await waitFor(() => tcpdumpsIn(fx.lab.server.ns).length === 0, 10_000)).toBe(true);
       const code = await cli.done;
       expect(code).toBe(2);
       expect(cli.stderr()).toMatch(/synprobe: the capture on the peer stopped during the run|synprobe: the ssh connection .* closed/);
@@ -222,7 +177,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
       const cli = startCli([...baseArgs(out, '60s'), '--max', String(LIMIT + 30)]);
       await cli.waitStderr(/probing/);
       expect(await waitFor(() => countPacketsSoFar(join(out, 'client.pcap'), SYN_ONLY) > LIMIT, 20_000, 200)).toBe(true);
-      const ns = side === 'client' ? lab.client.ns : lab.server.ns;
+      const ns = side === 'client' ? fx.lab.client.ns : fx.lab.server.ns;
       const pids = tcpdumpsIn(ns);
       expect(pids).toHaveLength(1);
       process.kill(pids[0]!, 'SIGKILL');
@@ -243,7 +198,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
   }
 
   it('a full disk mid-run: the capture that cannot write stops the run with the reason, run.json is still written, nothing left running', async () => {
-    const mnt = join(work, 'full');
+    const mnt = join(fx.work, 'full');
     mkdirSync(mnt);
     const m = await run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'sptest-full', mnt]);
     expect(m.code, m.stderr).toBe(0);
@@ -269,11 +224,11 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
   });
 
   it('ssh refusing the key or the port: one clear line, exit 2, run.json written, no capture started', async () => {
-    const keyDir = mkdtempSync(join(work, 'key-'));
+    const keyDir = mkdtempSync(join(fx.work, 'key-'));
     await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'other')]);
-    const opts = sshd!.sshOptions.map((o) => (o.includes('id_ed25519') ? join(keyDir, 'other') : o));
+    const opts = fx.sshd!.sshOptions.map((o) => (o.includes('id_ed25519') ? join(keyDir, 'other') : o));
     const out1 = newOut();
-    const denied = await run(inNamespace(lab.client.ns, [process.execPath, bin, 'capture', '--peer', lab.peer, '--ssh', sshd!.target,
+    const denied = await run(inNamespace(fx.lab.client.ns, [process.execPath, fx.bin, 'capture', '--peer', fx.lab.peer, '--ssh', fx.sshd!.target,
       ...opts.map((o) => `--ssh-option=${o}`), '--max', '5', '--out', out1]));
     expect(denied.code).toBe(2);
     expect(denied.stderr).toMatch(/synprobe: ssh to \S+ asks for a password or refused the key .*ssh-copy-id/);
@@ -282,8 +237,8 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
 
     const out2 = newOut();
     // the lab's own "-p 22" would win (ssh takes the first value of an option): leave it out
-    const noPort = sshd!.sshOptions.filter((o, i, all) => o !== '-p' && all[i - 1] !== '-p');
-    const refused = await run(inNamespace(lab.client.ns, [process.execPath, bin, 'capture', '--peer', lab.peer, '--ssh', sshd!.target,
+    const noPort = fx.sshd!.sshOptions.filter((o, i, all) => o !== '-p' && all[i - 1] !== '-p');
+    const refused = await run(inNamespace(fx.lab.client.ns, [process.execPath, fx.bin, 'capture', '--peer', fx.lab.peer, '--ssh', fx.sshd!.target,
       ...noPort.map((o) => `--ssh-option=${o}`), '--ssh-option=Port=2222', '--max', '5', '--out', out2]));
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/synprobe: ssh to \S+: connection refused/);
@@ -292,7 +247,7 @@ describe.skipIf(!canRun)('synprobe capture through a real sshd (root, lab namesp
 
   it('a remote interface that does not exist is refused in preflight, before any capture', async () => {
     const out = newOut();
-    const r = await run(inNamespace(lab.client.ns, [process.execPath, bin, 'capture', ...baseArgs(out), '--remote-interface', 'nosuch0', '--max', '5']));
+    const r = await run(inNamespace(fx.lab.client.ns, [process.execPath, fx.bin, 'capture', ...baseArgs(out), '--remote-interface', 'nosuch0', '--max', '5']));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/refusing to start: interface nosuch0 does not exist on the peer/);
     expect(runJson(out).status).toBe('refused');

@@ -15,16 +15,15 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, destroyLab, inNamespace, startSshd, type Lab, type LabSshd } from '../../src/lab/topology.js';
+import { inNamespace } from '../../src/lab/topology.js';
 import { RUN_JSON_RESERVE, RunFactsFile, formatRunFacts, type RunFacts } from '../../src/run/run-facts.js';
 import { readCapture } from '../../src/read/open.js';
 import { diskSpace, watchDiskSpace } from '../../src/run/disk-space.js';
 import {
-  SYN_ONLY, buildCli, canRunWith, countPackets, countPacketsSoFar, fillDisk, freeBytes, nothingLeftOf, readRunJsonIfWhole, run, signalPid, spawnCli,
-  startServeInLab, tcpdumpsIn, uniqueName, waitFor, type CliRun,
+  SYN_ONLY, canRunWith, countPackets, countPacketsSoFar, fillDisk, freeBytes, readRunJsonIfWhole, run, signalPid, tcpdumpsIn, waitFor, type CliRun,
 } from './helpers.js';
+import { RemoteCaptureLab } from './remote-lab.js';
 
 const canRun = canRunWith(['ip', 'nft', 'tcpdump', 'ssh', 'ssh-keygen', '/usr/sbin/sshd']);
 
@@ -45,23 +44,12 @@ function procState(pid: number): string {
 
 
 describe.skipIf(!canRun)('synprobe capture: faults while stopping and on a full disk (root, lab namespaces)', () => {
-  const name = uniqueName('stp');
-  const work = mkdtempSync(join(tmpdir(), `${name}-`));
-  let bin = '';
-  let lab: Lab;
-  let sshd: LabSshd | null = null;
-  let serve: ChildProcess | null = null;
-  const running: CliRun[] = [];
+  const fx = new RemoteCaptureLab('stp', LIMIT);
+  const startCli = (args: string[]): CliRun => fx.startCli(args);
+  const expectNothingLeft = (): Promise<void> => fx.expectNothingLeft();
   /** Frozen processes to thaw whatever happens. */
   const frozen = new Set<number>();
   const mounts: string[] = [];
-  let outCount = 0;
-
-  function startCli(args: string[]): CliRun {
-    const r = spawnCli(inNamespace(lab.client.ns, [process.execPath, bin, 'capture', ...args]));
-    running.push(r);
-    return r;
-  }
 
   function freeze(pid: number): void {
     frozen.add(pid);
@@ -74,47 +62,22 @@ describe.skipIf(!canRun)('synprobe capture: faults while stopping and on a full 
   }
 
   function baseArgs(out: string, connectTimeout = '3s'): string[] {
-    return ['--peer', lab.peer, '--port', String(lab.port), '--ssh', sshd!.target, ...sshd!.sshOptions.map((o) => `--ssh-option=${o}`),
-      '--connect-timeout', connectTimeout, '--format', 'json', '--out', out];
+    return ['--peer', fx.lab.peer, '--port', String(fx.lab.port), ...fx.sshArgs(), '--connect-timeout', connectTimeout, '--format', 'json', '--out', out];
   }
 
   async function tmpfs(size: string): Promise<string> {
-    const mnt = join(work, `fs-${++outCount}`);
+    const mnt = fx.newPath('fs');
     mkdirSync(mnt);
-    const m = await run(['mount', '-t', 'tmpfs', '-o', `size=${size}`, `${name}-fs`, mnt]);
+    const m = await run(['mount', '-t', 'tmpfs', '-o', `size=${size}`, `${fx.name}-fs`, mnt]);
     expect(m.code, m.stderr).toBe(0);
     mounts.push(mnt);
     return mnt;
   }
 
-  /** Nothing of ours may be left: no tcpdump in either namespace, no ssh in the client one. */
-  async function expectNothingLeft(): Promise<void> {
-    expect(await nothingLeftOf(lab)).toEqual({ tcpdump: true, ssh: true });
-  }
-
-  beforeAll(async () => {
-    bin = buildCli();
-    lab = await createLab({ name, scenario: 'path-cap', limit: LIMIT });
-    sshd = await startSshd(lab);
-    serve = await startServeInLab(lab, bin);
-  });
-
   afterEach(async () => {
     for (const pid of [...frozen]) thaw(pid);
-    for (const r of running.splice(0)) {
-      if (r.proc.exitCode === null && r.proc.signalCode === null) {
-        r.proc.kill('SIGKILL');
-        await r.done;
-      }
-    }
+    await fx.stopRunning();
     for (const mnt of mounts.splice(0)) await run(['umount', mnt]);
-  });
-
-  afterAll(async () => {
-    serve?.kill('SIGTERM');
-    await sshd?.stop().catch(() => undefined);
-    await destroyLab(name);
-    rmSync(work, { recursive: true, force: true });
   });
 
   const cases: Array<['SIGINT' | 'SIGTERM', string, 'client' | 'server']> = [
@@ -123,10 +86,10 @@ describe.skipIf(!canRun)('synprobe capture: faults while stopping and on a full 
   ];
   for (const [sig, label, slow] of cases) {
     it(`${label} twice while the captures are being stopped (the ${slow} tcpdump slow to stop): the stop completes, both pcaps whole, run.json says interrupted while capture-stop`, async () => {
-      const out = join(work, `out-${++outCount}`);
+      const out = fx.newPath();
       const cli = startCli([...baseArgs(out), '--max', '10', '--hold', '3s']);
       await cli.waitStderr(/holding for/);
-      const ns = slow === 'client' ? lab.client.ns : lab.server.ns;
+      const ns = slow === 'client' ? fx.lab.client.ns : fx.lab.server.ns;
       const pids = tcpdumpsIn(ns);
       expect(pids).toHaveLength(1);
       const tcpdump = pids[0]!;
@@ -181,14 +144,14 @@ describe.skipIf(!canRun)('synprobe capture: faults while stopping and on a full 
     const before = statSync(join(out, 'client.pcap')).size;
     fillDisk(mnt);
     expect(freeBytes(mnt)).toBe(0);
-    const js = `const net=require('net');const s=[];for(let i=0;i<100;i++){const c=net.connect(${lab.port},'${lab.peer}');c.on('error',()=>{});s.push(c);}setTimeout(()=>{for(const c of s)c.destroy();},300);`;
-    const burst = await run(inNamespace(lab.client.ns, [process.execPath, '-e', js]), 30_000);
+    const js = `const net=require('net');const s=[];for(let i=0;i<100;i++){const c=net.connect(${fx.lab.port},'${fx.lab.peer}');c.on('error',()=>{});s.push(c);}setTimeout(()=>{for(const c of s)c.destroy();},300);`;
+    const burst = await run(inNamespace(fx.lab.client.ns, [process.execPath, '-e', js]), 30_000);
     expect(burst.code, burst.stderr).toBe(0);
     await new Promise((r) => setTimeout(r, 300));
     const after = statSync(join(out, 'client.pcap')).size;
     // the file could only fill its last page: 100 SYNs (~90 bytes each) did not fit
     expect(after).toBeLessThanOrEqual(Math.ceil(before / 4096) * 4096);
-    expect(tcpdumpsIn(lab.client.ns)).toHaveLength(1); // tcpdump did not die of it
+    expect(tcpdumpsIn(fx.lab.client.ns)).toHaveLength(1); // tcpdump did not die of it
     thaw(synprobe);
 
     const code = await cli.done;
