@@ -95,10 +95,6 @@ function timestampName(d = new Date()): string {
 }
 
 /**
- * The output directory: created when missing; when it exists it must be a real directory (not a
- * symlink) holding none of the output files. Files are created later with O_EXCL|O_NOFOLLOW.
- */
-/**
  * Node's recursive mkdir reports ENOENT where the real cause is a read-only or unwritable file
  * system (seen on Node 20 with a read-only tmpfs): create the first missing directory under the
  * nearest existing one without `recursive`, which fails with the true error.
@@ -124,6 +120,10 @@ async function explainMkdirFailure(dir: string, error: NodeJS.ErrnoException): P
   return error.message;
 }
 
+/**
+ * The output directory: created when missing; when it exists it must be a real directory (not a
+ * symlink) holding none of the output files. Files are created later with O_EXCL|O_NOFOLLOW.
+ */
 export async function prepareOutDir(out: string | null, cwd = process.cwd()): Promise<string> {
   if (out === null) {
     const base = join(cwd, timestampName());
