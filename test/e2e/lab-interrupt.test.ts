@@ -163,10 +163,15 @@ describe.skipIf(!canRun)('synprobe lab, interrupted (root, its own lab names)', 
     }, 120_000);
   }
 
+  /** Waits until the attempt past the cap has retransmitted its SYN (client.pcap: LIMIT + 2 SYNs). */
+  async function expectRetransmitting(out: string): Promise<void> {
+    expect(await waitFor(() => countPacketsSoFar(join(out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
+  }
+
   it('Ctrl-C while the failing attempt retransmits: captures kept, run.json says so, lab gone', async () => {
     const lab = startLab(['--connect-timeout', '60s']);
     await lab.waitStderr(/probing /, 90_000);
-    expect(await waitFor(() => existsSync(join(lab.out, 'client.pcap')) && countPacketsSoFar(join(lab.out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
+    await expectRetransmitting(lab.out);
     lab.proc.kill('SIGINT');
     const code = await lab.done;
     await expectTornDown(lab, code, 'SIGINT', 'running capture');
@@ -178,7 +183,7 @@ describe.skipIf(!canRun)('synprobe lab, interrupted (root, its own lab names)', 
   it('Ctrl-C twice while probing: the second one does not cut the stop or the teardown short', async () => {
     const lab = startLab(['--connect-timeout', '60s']);
     await lab.waitStderr(/probing /, 90_000);
-    expect(await waitFor(() => existsSync(join(lab.out, 'client.pcap')) && countPacketsSoFar(join(lab.out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
+    await expectRetransmitting(lab.out);
     lab.proc.kill('SIGINT');
     await lab.waitStderr(/interrupted \(SIGINT\) while probing: stopping the captures/);
     lab.proc.kill('SIGINT');
@@ -191,7 +196,7 @@ describe.skipIf(!canRun)('synprobe lab, interrupted (root, its own lab names)', 
   it('Ctrl-C as a terminal sends it (SIGINT to every process of the lab\'s group): only the lab gets it, capture once, serve keeps the connections held until the captures stop', async () => {
     const lab = startLab(['--connect-timeout', '60s'], { detached: true });
     await lab.waitStderr(/probing /, 90_000);
-    expect(await waitFor(() => existsSync(join(lab.out, 'client.pcap')) && countPacketsSoFar(join(lab.out, 'client.pcap'), SYN_ONLY) >= LIMIT + 2, 20_000, 200)).toBe(true);
+    await expectRetransmitting(lab.out);
     const group = processGroup(lab.proc.pid!);
     expect(group).toContain(lab.proc.pid!);
     const members = group.map((pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' '); } catch { return '?'; } });
