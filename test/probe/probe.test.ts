@@ -117,7 +117,18 @@ describe.each(ENGINES)('runProbe on loopback, $engine engine', ({ engine, missin
     try {
       probe = await runProbe({ engine, host: '127.0.0.1', port, max: 1000, connectTimeoutMs: 5000 });
       expect(probe.result.stoppedBy).toBe('failure');
-      expect(probe.result.failure).toMatchObject({ code: 'ECONNREFUSED', kind: 'refused' });
+      const failure = probe.result.failure!;
+      if (engine === 'node') {
+        expect(failure).toMatchObject({ code: 'ECONNREFUSED', kind: 'refused' });
+      } else {
+        // The native loop connects on its own thread while this listener closes: the last SYN can
+        // find the listener gone (ECONNREFUSED), or its handshake can complete just before and the
+        // closing listener resets it before connect() returns (ECONNRESET, a failed attempt too;
+        // measured on this loopback: about 1 run in 3).
+        expect(['ECONNREFUSED', 'ECONNRESET']).toContain(failure.code);
+        expect(failure.kind).toBe(failure.code === 'ECONNREFUSED' ? 'refused' : 'other');
+        expect(failure.message).toBe(`connect ${failure.code} 127.0.0.1:${port}`);
+      }
       expect(probe.result.established).toBeGreaterThanOrEqual(5);
       // Node engine: the probe and this listener share the event loop, so the 6th handshake at most
       // completes in the backlog before the listener closes. The native loop runs on a thread of
