@@ -99,7 +99,10 @@ export interface ProbeResult {
   startedAt: string;
   endedAt: string;
   durationMs: number;
-  /** Connections established per second over the whole run. */
+  /**
+   * Connections established per second, over the run up to the start of the failing attempt (its
+   * wait for a timeout is not the rate at which connections were made); the whole run otherwise.
+   */
   ratePerSec: number;
   engine: ProbeEngine;
   /** Why the Node engine ran when 'auto' wanted the native one; null otherwise. */
@@ -459,6 +462,7 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
   progress(true, outcome.established, outcome.attempts);
 
   const durationMs = performance.now() - started;
+  const establishingMs = outcome.failure ? Math.max(0, durationMs - outcome.failure.elapsedMs) : durationMs;
   const result: ProbeResult = {
     attempts: outcome.attempts,
     established: outcome.established,
@@ -469,7 +473,7 @@ export async function runProbe(opts: ProbeOptions): Promise<HeldProbe> {
     startedAt: startedAt.toISOString(),
     endedAt: new Date(startedAt.getTime() + durationMs).toISOString(),
     durationMs: Math.round(durationMs),
-    ratePerSec: durationMs > 0 ? Math.round((outcome.established * 1000 * 100) / durationMs) / 100 : 0,
+    ratePerSec: establishingMs > 0 ? Math.round((outcome.established * 1000 * 100) / establishingMs) / 100 : 0,
     engine: chosen.engine,
     engineNote: chosen.note,
   };
