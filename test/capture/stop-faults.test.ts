@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inNamespace } from '../../src/lab/topology.js';
-import { RUN_JSON_RESERVE, RunFactsFile, formatRunFacts, type RunFacts } from '../../src/run/run-facts.js';
+import { RUN_JSON_RESERVE, RunFactsFile, formatRunFacts, type RunFacts, type RunProblem } from '../../src/run/run-facts.js';
 import { readCapture } from '../../src/read/open.js';
 import { diskSpace, watchDiskSpace } from '../../src/run/disk-space.js';
 import {
@@ -230,13 +230,13 @@ describe.skipIf(!canRun)('RunFactsFile on a disk that fills up after it was crea
   });
 
   it('every later version, up to nearly the reserve, is written and the last one trimmed to one JSON value', async () => {
-    const facts = { schema: 'synprobe-run/1', status: 'running', problems: [] as Array<{ code: string; message: string }> } as unknown as RunFacts;
+    const facts = { schema: 'synprobe-run/1', status: 'running', problems: [] as RunProblem[] } as unknown as RunFacts;
     const file = await RunFactsFile.create(join(mnt, 'run.json'), facts);
     fillDisk(mnt);
     expect(freeBytes(mnt)).toBe(0);
     // a run that grew a lot: ~900 KiB of problems, each version longer than the one before
     for (let i = 0; i < 9; i++) {
-      facts.problems.push({ code: 'x', message: 'y'.repeat(100_000) });
+      facts.problems.push({ phase: 'holding', code: 'x', message: 'y'.repeat(100_000) });
       expect(await file.update(facts)).toBeNull();
     }
     (facts as { status: string }).status = 'failed';
