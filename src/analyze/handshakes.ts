@@ -148,26 +148,9 @@ function initialFlows(fileSize: number): number {
   return n;
 }
 
-function grownFloat64(a: Float64Array, length: number): Float64Array {
-  const b = new Float64Array(length);
-  b.set(a);
-  return b;
-}
-
-function grownUint32(a: Uint32Array, length: number): Uint32Array {
-  const b = new Uint32Array(length);
-  b.set(a);
-  return b;
-}
-
-function grownInt32(a: Int32Array, length: number): Int32Array {
-  const b = new Int32Array(length);
-  b.set(a);
-  return b;
-}
-
-function grownUint16(a: Uint16Array, length: number): Uint16Array {
-  const b = new Uint16Array(length);
+/** The column `a` copied into a new zero-filled array of the same type and `length` (a table that grew). */
+function grown<T extends Float64Array | Uint32Array | Int32Array | Uint16Array>(a: T, length: number): T {
+  const b = new (a.constructor as new (length: number) => T)(length);
   b.set(a);
   return b;
 }
@@ -306,28 +289,28 @@ class FlowTableBuilder {
 
   private growFlows(): void {
     const capacity = this.capacity * 2;
-    this.srcAddr = grownInt32(this.srcAddr, capacity);
-    this.dstAddr = grownInt32(this.dstAddr, capacity);
-    this.srcPort = grownUint16(this.srcPort, capacity);
-    this.dstPort = grownUint16(this.dstPort, capacity);
-    this.isn = grownUint32(this.isn, capacity);
-    this.closedNs = grownFloat64(this.closedNs, capacity);
-    this.latest = grownInt32(this.latest, capacity * KINDS);
-    this.counts = grownInt32(this.counts, capacity * KINDS);
-    this.src4 = grownUint32(this.src4, capacity);
-    this.dst4 = grownUint32(this.dst4, capacity);
-    this.tupleHash = grownInt32(this.tupleHash, capacity);
-    this.chain = grownInt32(this.chain, capacity);
+    this.srcAddr = grown(this.srcAddr, capacity);
+    this.dstAddr = grown(this.dstAddr, capacity);
+    this.srcPort = grown(this.srcPort, capacity);
+    this.dstPort = grown(this.dstPort, capacity);
+    this.isn = grown(this.isn, capacity);
+    this.closedNs = grown(this.closedNs, capacity);
+    this.latest = grown(this.latest, capacity * KINDS);
+    this.counts = grown(this.counts, capacity * KINDS);
+    this.src4 = grown(this.src4, capacity);
+    this.dst4 = grown(this.dst4, capacity);
+    this.tupleHash = grown(this.tupleHash, capacity);
+    this.chain = grown(this.chain, capacity);
     this.capacity = capacity;
   }
 
   private growCopies(): void {
     const capacity = this.copyCapacity * 2;
-    this.times = grownFloat64(this.times, capacity);
-    this.tsVals = grownFloat64(this.tsVals, capacity);
-    this.ipIds = grownInt32(this.ipIds, capacity);
-    this.ifaces = grownFloat64(this.ifaces, capacity);
-    this.previous = grownInt32(this.previous, capacity);
+    this.times = grown(this.times, capacity);
+    this.tsVals = grown(this.tsVals, capacity);
+    this.ipIds = grown(this.ipIds, capacity);
+    this.ifaces = grown(this.ifaces, capacity);
+    this.previous = grown(this.previous, capacity);
     this.copyCapacity = capacity;
   }
 }
