@@ -88,16 +88,16 @@ export class AttemptRecord implements Attempt {
    * settle(), once the server capture is read: records can be made while it still is.
    */
   constructor(source: AttemptSource, index: number, c: number) {
-    const counts = source.client.copyCount;
+    const { client } = source;
     this.index = index;
-    this.isn = source.client.isn[c];
+    this.isn = client.isn[c];
     this.verdict = 'no-reply';
     this.reason = null;
-    this.synSent = counts[c * 3 + SYN];
+    this.synSent = client.count(c, SYN);
     this.synSeen = null;
     this.synAckSent = null;
-    this.synAckSeen = counts[c * 3 + SYN_ACK];
-    this.rstSeen = counts[c * 3 + RST];
+    this.synAckSeen = client.count(c, SYN_ACK);
+    this.rstSeen = client.count(c, RST);
     this.established = this.synAckSeen > 0;
     this.#source = source;
     this.#c = c;
@@ -108,8 +108,8 @@ export class AttemptRecord implements Attempt {
     const { server } = this.#source;
     this.verdict = verdict;
     this.reason = reason;
-    this.synSeen = server === null ? null : s >= 0 ? server.copyCount[s * 3 + SYN] : 0;
-    this.synAckSent = server === null ? null : s >= 0 ? server.copyCount[s * 3 + SYN_ACK] : 0;
+    this.synSeen = server === null ? null : s >= 0 ? server.count(s, SYN) : 0;
+    this.synAckSent = server === null ? null : s >= 0 ? server.count(s, SYN_ACK) : 0;
     this.#s = s;
     return this;
   }
@@ -249,8 +249,6 @@ export function settleAttempts(prepared: PreparedAttempts, server: FlowTable | n
   source.offsetNs = offsetNs;
   const client = source.client;
   const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
-  const cCount = client.copyCount;
-  const sCount = server?.copyCount ?? null;
   let lostSyn = 0;
   let lostSynAck = 0;
   for (let i = 0; i < flows.length; i++) {
@@ -258,12 +256,12 @@ export function settleAttempts(prepared: PreparedAttempts, server: FlowTable | n
     const s = matches === null ? -1 : matches[i];
     const { verdict, reason } = classifyAttempt(client, c, server, s, ctx);
     verdicts[verdict]++;
+    const r = records[i].settle(verdict, reason, s);
     // A refused SYN was answered (by the server or by a middlebox): it is not counted as lost.
-    if (sCount !== null && verdict !== 'outside-capture' && verdict !== 'refused') {
-      lostSyn += Math.max(0, cCount[c * 3 + SYN] - (s >= 0 ? sCount[s * 3 + SYN] : 0));
-      if (s >= 0) lostSynAck += Math.max(0, sCount[s * 3 + SYN_ACK] - cCount[c * 3 + SYN_ACK]);
+    if (server !== null && verdict !== 'outside-capture' && verdict !== 'refused') {
+      lostSyn += Math.max(0, r.synSent - r.synSeen!);
+      if (s >= 0) lostSynAck += Math.max(0, r.synAckSent! - r.synAckSeen);
     }
-    records[i].settle(verdict, reason, s);
   }
   return { attempts: records, verdicts, lostSyn, lostSynAck };
 }

@@ -17,9 +17,9 @@ export interface Ceiling {
 
 /** `attempts`: client flows of `table`, in first-SYN order. */
 export function findCeiling(table: FlowTable, attempts: ArrayLike<number>): Ceiling {
-  const { copyStart, copyCount, times, closedNs, srcAddr, dstPort } = table;
+  const { closedNs, srcAddr, dstPort } = table;
   let firstFailed = -1;
-  for (let i = 0; i < attempts.length && firstFailed < 0; i++) if (copyCount[attempts[i] * 3 + SYN_ACK] === 0) firstFailed = i;
+  for (let i = 0; i < attempts.length && firstFailed < 0; i++) if (!table.established(attempts[i])) firstFailed = i;
   const t = firstFailed >= 0 ? table.firstTime(attempts[firstFailed], SYN) : NaN;
   // Keyed by address number and port: one address number per address text.
   const byPair = new Map<number, PairCeiling>();
@@ -39,10 +39,10 @@ export function findCeiling(table: FlowTable, attempts: ArrayLike<number>): Ceil
     }
     pair!.attempts++;
     if (i === firstFailed) pair!.failedHere = true;
-    if (copyCount[a * 3 + SYN_ACK] === 0) continue;
+    if (!table.established(a)) continue;
     pair!.established++;
     if (firstFailed < 0) continue;
-    const establishedAt = times[copyStart[a * 3 + SYN_ACK]];
+    const establishedAt = table.firstTime(a, SYN_ACK);
     if (establishedAt <= t && !(closedNs[a] <= t)) {
       open++;
       pair!.ceiling!++;

@@ -8,6 +8,9 @@
 import { SYN, SYN_ACK, type FlowTable } from './handshakes.js';
 import type { ClockOffset } from './types.js';
 
+/** The copies whose times give the offset: SYNs (an upper bound) and SYN-ACKs (a lower one). */
+const HANDSHAKE_KINDS = [SYN, SYN_ACK] as const;
+
 /** The identity of a transmission across captures: its TSval, else its IP ID, else none (-1). */
 function identity(t: FlowTable, c: number): number {
   const tsVal = t.tsVals[c];
@@ -83,10 +86,6 @@ export function estimateClockOffset(client: FlowTable, attempts: ArrayLike<numbe
   let upper = Infinity; // min(server SYN time - client SYN time)
   let lower = -Infinity; // max(server SYN-ACK time - client SYN-ACK time)
   let samples = 0;
-  const cStart = client.copyStart;
-  const cCount = client.copyCount;
-  const sStart = server.copyStart;
-  const sCount = server.copyCount;
   const cTimes = client.times;
   const sTimes = server.times;
   for (let m = 0; m < attempts.length; m++) {
@@ -94,11 +93,11 @@ export function estimateClockOffset(client: FlowTable, attempts: ArrayLike<numbe
     if (s < 0) continue;
     const c = attempts[m];
     let used = false;
-    for (let k = SYN; k <= SYN_ACK; k++) {
-      const cs = cStart[c * 3 + k];
-      const cn = cCount[c * 3 + k];
-      const ss = sStart[s * 3 + k];
-      const sn = sCount[s * 3 + k];
+    for (const k of HANDSHAKE_KINDS) {
+      const cs = client.start(c, k);
+      const cn = client.count(c, k);
+      const ss = server.start(s, k);
+      const sn = server.count(s, k);
       if (cn === 0 && sn === 0) continue;
       let d = NaN;
       if (cn === 1 && sn === 1) {
