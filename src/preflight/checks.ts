@@ -11,6 +11,7 @@ import type { HostPreflight, KernelTiming, PreflightFinding } from '../run/run-f
 import { readFiles, type CommandRunner } from './runner.js';
 import { formatPorts, parseLocalPortRange } from '../ports.js';
 import { canonicalAddress } from '../address.js';
+import { formatInteger } from '../numbers.js';
 
 /** Descriptors synprobe needs besides the held connections (stdio, tcpdump pipes, ssh, timers). */
 export const FD_HEADROOM = 64;
@@ -329,7 +330,7 @@ export interface Capacity {
 }
 
 function plural(n: number, one: string, many: string): string {
-  return `${fmt(n)} ${n === 1 ? one : many}`;
+  return `${formatInteger(n)} ${n === 1 ? one : many}`;
 }
 
 /**
@@ -342,10 +343,10 @@ export function capacities(host: HostPreflight, ports = 1): Capacity[] {
   const out: Capacity[] = [];
   const of = host.openFiles;
   if (of.soft !== null && of.soft < Number.MAX_SAFE_INTEGER) {
-    out.push({ id: 'open-files', allows: Math.max(0, of.soft - FD_HEADROOM), what: `open files (ulimit -n ${fmt(of.soft)} of ${of.of}, less ${FD_HEADROOM} for synprobe itself)` });
+    out.push({ id: 'open-files', allows: Math.max(0, of.soft - FD_HEADROOM), what: `open files (ulimit -n ${formatInteger(of.soft)} of ${of.of}, less ${FD_HEADROOM} for synprobe itself)` });
   }
   if (host.role === 'client' && host.nrOpen !== null) {
-    out.push({ id: 'nr-open', allows: Math.max(0, host.nrOpen - FD_HEADROOM), what: `fs.nr_open ${fmt(host.nrOpen)}` });
+    out.push({ id: 'nr-open', allows: Math.max(0, host.nrOpen - FD_HEADROOM), what: `fs.nr_open ${formatInteger(host.nrOpen)}` });
   }
   if (host.role === 'client' && host.localPortRange) {
     const r = host.localPortRange;
@@ -353,19 +354,15 @@ export function capacities(host: HostPreflight, ports = 1): Capacity[] {
     out.push({
       id: 'local-ports',
       allows: r.usable * sources * ports,
-      what: `local ports (${plural(r.usable, 'port', 'ports')} in ip_local_port_range ${r.low}-${r.high}${r.reserved ? ` less ${fmt(r.reserved)} reserved` : ''}`
+      what: `local ports (${plural(r.usable, 'port', 'ports')} in ip_local_port_range ${r.low}-${r.high}${r.reserved ? ` less ${formatInteger(r.reserved)} reserved` : ''}`
         + ` × ${plural(sources, 'source address', 'source addresses')} × ${plural(ports, 'destination port', 'destination ports')})`,
     });
   }
   if (host.role === 'client' && host.conntrack && host.conntrack.count > 0) {
     const free = host.conntrack.max - host.conntrack.count - CONNTRACK_HEADROOM;
-    out.push({ id: 'conntrack', allows: Math.max(0, free), what: `the conntrack table (nf_conntrack_max ${fmt(host.conntrack.max)}, ${fmt(host.conntrack.count)} in use, ${CONNTRACK_HEADROOM} kept free)` });
+    out.push({ id: 'conntrack', allows: Math.max(0, free), what: `the conntrack table (nf_conntrack_max ${formatInteger(host.conntrack.max)}, ${formatInteger(host.conntrack.count)} in use, ${CONNTRACK_HEADROOM} kept free)` });
   }
   return out.sort((a, b) => a.allows - b.allows);
-}
-
-function fmt(n: number): string {
-  return n.toLocaleString('en-US');
 }
 
 /** What the collected facts mean for a probe of `max` connections. */
@@ -402,27 +399,27 @@ export function evaluatePreflight(host: HostPreflight, opts: EvaluateOptions): P
   if (of.soft !== null) {
     if (of.soft < need) {
       const hardNote = of.hard !== null && of.hard < need
-        ? ` (the hard limit is ${fmt(of.hard)}: raise it as root${host.nrOpen !== null && host.nrOpen < need ? `, after sysctl -w fs.nr_open=${need}` : ''}, or in /etc/security/limits.conf)`
+        ? ` (the hard limit is ${formatInteger(of.hard)}: raise it as root${host.nrOpen !== null && host.nrOpen < need ? `, after sysctl -w fs.nr_open=${need}` : ''}, or in /etc/security/limits.conf)`
         : '';
       f.push({
         id: 'open-files', level: 'refuse',
-        message: `${of.of} ${where} may hold ${fmt(of.soft)} open files, but --max ${fmt(max)} needs ${fmt(need)}`,
+        message: `${of.of} ${where} may hold ${formatInteger(of.soft)} open files, but --max ${formatInteger(max)} needs ${formatInteger(need)}`,
         fix: host.role === 'client'
           ? `run "ulimit -n ${need}" in this shell, then synprobe again${hardNote}; or lower --max`
           : `restart the listener with a higher limit: ulimit -n ${need}; synprobe serve ...${hardNote}; or lower --max`,
       });
     } else {
-      f.push({ id: 'open-files', level: 'ok', message: `${of.of} ${where} may hold ${fmt(of.soft)} open files (--max ${fmt(max)} needs ${fmt(need)})` });
+      f.push({ id: 'open-files', level: 'ok', message: `${of.of} ${where} may hold ${formatInteger(of.soft)} open files (--max ${formatInteger(max)} needs ${formatInteger(need)})` });
     }
   } else if (host.role === 'server') {
     f.push({ id: 'open-files', level: 'info', message: `the open-files limit of ${of.of} could not be read ${where}${opts.sudo ? '' : ' (try --sudo)'}` });
   }
   if (host.nrOpen !== null && host.nrOpen < need && host.role === 'client') {
-    f.push({ id: 'nr-open', level: 'refuse', message: `fs.nr_open is ${fmt(host.nrOpen)} ${where}: no process can hold ${fmt(need)} files`,
+    f.push({ id: 'nr-open', level: 'refuse', message: `fs.nr_open is ${formatInteger(host.nrOpen)} ${where}: no process can hold ${formatInteger(need)} files`,
       fix: `sysctl -w fs.nr_open=${need}` });
   }
   if (host.fileMax !== null && host.fileMax < need) {
-    f.push({ id: 'file-max', level: host.role === 'client' ? 'refuse' : 'warn', message: `fs.file-max is ${fmt(host.fileMax)} ${where}, below ${fmt(need)}`,
+    f.push({ id: 'file-max', level: host.role === 'client' ? 'refuse' : 'warn', message: `fs.file-max is ${formatInteger(host.fileMax)} ${where}, below ${formatInteger(need)}`,
       fix: `sysctl -w fs.file-max=${need * 2}` });
   }
 
@@ -451,22 +448,22 @@ export function evaluatePreflight(host: HostPreflight, opts: EvaluateOptions): P
       // this host's port range is itself the answer some users are looking for.
       f.push({
         id: 'local-ports', level: 'warn',
-        message: `${portsCap.what} ${where} allow ${fmt(portsCap.allows)} connections, fewer than --max ${fmt(max)}: the probe will stop there with a local-ports error (EADDRNOTAVAIL), a limit of this host, not of the path`,
+        message: `${portsCap.what} ${where} allow ${formatInteger(portsCap.allows)} connections, fewer than --max ${formatInteger(max)}: the probe will stop there with a local-ports error (EADDRNOTAVAIL), a limit of this host, not of the path`,
         fix: r.usable < MAX_USABLE_PORTS
           ? `sysctl -w net.ipv4.ip_local_port_range="1024 65535"; or more source addresses (--bind a,b or --bind auto) or destination ports (--port 8000-8003); or lower --max`
           : 'more source addresses (--bind a,b or --bind auto) or destination ports (--port 8000-8003; synprobe serve --port 8000-8003); or lower --max',
       });
     } else {
-      f.push({ id: 'local-ports', level: 'ok', message: `${portsCap.what} ${where}: ${fmt(portsCap.allows)} connections` });
+      f.push({ id: 'local-ports', level: 'ok', message: `${portsCap.what} ${where}: ${formatInteger(portsCap.allows)} connections` });
     }
   }
   if (host.role === 'client' && caps.length > 0) {
     const first = caps[0]!;
     f.push({
       id: 'capacity', level: 'info',
-      message: `at most ${fmt(first.allows)} connections can be held ${where}; the limit reached first: ${first.what}`
-        + (caps.length > 1 ? `; then ${caps.slice(1).map((c) => `${c.what}: ${fmt(c.allows)}`).join('; ')}` : '')
-        + `; --max ${fmt(max)}`,
+      message: `at most ${formatInteger(first.allows)} connections can be held ${where}; the limit reached first: ${first.what}`
+        + (caps.length > 1 ? `; then ${caps.slice(1).map((c) => `${c.what}: ${formatInteger(c.allows)}`).join('; ')}` : '')
+        + `; --max ${formatInteger(max)}`,
     });
   }
 
@@ -477,13 +474,13 @@ export function evaluatePreflight(host: HostPreflight, opts: EvaluateOptions): P
     if (free < max + CONNTRACK_HEADROOM && count > 0) {
       f.push({
         id: 'conntrack', level: host.role === 'client' ? 'refuse' : 'warn',
-        message: `nf_conntrack_max is ${fmt(ctMax)} with ${fmt(count)} entries in use ${where}: a full table drops new SYNs ${host.role === 'client' ? 'before they leave' : 'after they arrive'}`,
+        message: `nf_conntrack_max is ${formatInteger(ctMax)} with ${formatInteger(count)} entries in use ${where}: a full table drops new SYNs ${host.role === 'client' ? 'before they leave' : 'after they arrive'}`,
         fix: `sysctl -w net.netfilter.nf_conntrack_max=${max * 2 + CONNTRACK_HEADROOM}`,
       });
     } else if (free < max + CONNTRACK_HEADROOM) {
-      f.push({ id: 'conntrack', level: 'info', message: `nf_conntrack_max is ${fmt(ctMax)} ${where} (no entry in use: connection tracking looks inactive here)` });
+      f.push({ id: 'conntrack', level: 'info', message: `nf_conntrack_max is ${formatInteger(ctMax)} ${where} (no entry in use: connection tracking looks inactive here)` });
     } else {
-      f.push({ id: 'conntrack', level: 'ok', message: `nf_conntrack_max ${fmt(ctMax)}, ${fmt(count)} in use ${where}` });
+      f.push({ id: 'conntrack', level: 'ok', message: `nf_conntrack_max ${formatInteger(ctMax)}, ${formatInteger(count)} in use ${where}` });
     }
   }
 

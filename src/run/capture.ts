@@ -53,6 +53,7 @@ import {
   type RunPhase,
 } from './run-facts.js';
 import { watchDiskSpace, type DiskWatch } from './disk-space.js';
+import { formatInteger } from '../numbers.js';
 
 export const OUTPUT_FILES = ['client.pcap', 'server.pcap', 'run.json', 'report.md', 'evidence.svg', 'evidence.png'] as const;
 
@@ -219,10 +220,6 @@ function captureFacts(
   };
 }
 
-function fmt(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
 function findingLine(f: PreflightFinding): string {
   return `${f.level === 'refuse' ? 'REFUSED' : f.level}: ${f.message}${f.fix ? ` — fix: ${f.fix}` : ''}`;
 }
@@ -236,14 +233,14 @@ export function runFactsSections(facts: RunFacts): Array<{ title: string; body: 
   ];
   const p = facts.probe;
   if (p) {
-    run.push(`- probe: ${fmt(p.attempts)} attempts, ${fmt(p.established)} established and held, stopped by ${p.stoppedBy}`
-      + (p.failure ? ` — attempt ${fmt(p.failure.attempt)} failed after ${(p.failure.elapsedMs / 1000).toFixed(1)} s: ${p.failure.code} (${p.failure.kind})` : '')
+    run.push(`- probe: ${formatInteger(p.attempts)} attempts, ${formatInteger(p.established)} established and held, stopped by ${p.stoppedBy}`
+      + (p.failure ? ` — attempt ${formatInteger(p.failure.attempt)} failed after ${(p.failure.elapsedMs / 1000).toFixed(1)} s: ${p.failure.code} (${p.failure.kind})` : '')
       + `; ${p.ratePerSec.toFixed(0)} connections/s${p.engine ? ` (${p.engine === 'native' ? 'native connect loop' : "Node's sockets"})` : ''}`);
     if (p.engineNote) run.push(`- probe engine: Node's sockets, because ${p.engineNote}`);
     if (p.pairs && p.pairs.length > 1) {
-      run.push(`- pairs (source → destination port: held of attempts): ${p.pairs.map((x) => `${x.source ?? 'kernel-chosen'} → ${x.port}: ${fmt(x.established)} of ${fmt(x.attempts)}`).join('; ')}`);
+      run.push(`- pairs (source → destination port: held of attempts): ${p.pairs.map((x) => `${x.source ?? 'kernel-chosen'} → ${x.port}: ${formatInteger(x.established)} of ${formatInteger(x.attempts)}`).join('; ')}`);
     }
-    if (p.skippedLocalPorts) run.push(`- ${fmt(p.skippedLocalPorts)} local ports skipped (taken by other sockets; no SYN sent)`);
+    if (p.skippedLocalPorts) run.push(`- ${formatInteger(p.skippedLocalPorts)} local ports skipped (taken by other sockets; no SYN sent)`);
   }
   for (const pr of facts.problems) run.push(`- problem (${pr.phase}): ${pr.message}${pr.fix ? ` — ${pr.fix}` : ''}`);
   sections.push({ title: 'Run', body: run.join('\n') });
@@ -259,15 +256,15 @@ export function runFactsSections(facts: RunFacts): Array<{ title: string; body: 
   for (const host of [facts.client, facts.server]) {
     const d = host?.counters.diff;
     if (!host || !d) continue;
-    const key = KEY_COUNTERS[host.role].map((k) => `${k} ${d.nstat[k] !== undefined ? `+${fmt(d.nstat[k]!)}` : '0'}`);
+    const key = KEY_COUNTERS[host.role].map((k) => `${k} ${d.nstat[k] !== undefined ? `+${formatInteger(d.nstat[k]!)}` : '0'}`);
     counters.push(`- ${host.role}: ${key.join(', ')}`);
-    if (d.conntrackCount !== null) counters.push(`- ${host.role}: nf_conntrack_count ${d.conntrackCount >= 0 ? '+' : ''}${fmt(d.conntrackCount)}`);
-    const ct = Object.entries(d.conntrackStats).map(([k, v]) => `${k} +${fmt(v)}`);
+    if (d.conntrackCount !== null) counters.push(`- ${host.role}: nf_conntrack_count ${d.conntrackCount >= 0 ? '+' : ''}${formatInteger(d.conntrackCount)}`);
+    const ct = Object.entries(d.conntrackStats).map(([k, v]) => `${k} +${formatInteger(v)}`);
     if (ct.length) counters.push(`- ${host.role}: conntrack -S ${ct.join(', ')}`);
-    const eth = Object.entries(d.ethtool).map(([k, v]) => `${k} +${fmt(v)}`);
+    const eth = Object.entries(d.ethtool).map(([k, v]) => `${k} +${formatInteger(v)}`);
     if (eth.length) counters.push(`- ${host.role}: ethtool -S ${host.counters.after?.ethtool?.interface ?? ''} ${eth.join(', ')}`);
     const allowance = Object.entries(host.counters.after?.ethtool?.counters ?? {}).filter(([k]) => /allowance/.test(k));
-    if (allowance.length) counters.push(`- ${host.role}: ${allowance.map(([k, v]) => `${k} = ${fmt(v)}`).join(', ')}`);
+    if (allowance.length) counters.push(`- ${host.role}: ${allowance.map(([k, v]) => `${k} = ${formatInteger(v)}`).join(', ')}`);
   }
   if (counters.length) sections.push({ title: 'Counters (after − before)', body: counters.join('\n') });
 
@@ -516,7 +513,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
     const sources = facts.client.preflight?.sources?.addresses ?? [];
     const pairCount = Math.max(1, sources.length) * ports.length;
     log(`probing ${peerAddress} ${describePorts(ports)}${sources.length ? ` from ${sources.join(', ')}` : ''}: one connection at a time`
-      + `${pairCount > 1 ? ` going round ${pairCount} (source, port) pairs` : ''}, each held, up to ${fmt(options.max)}, stop at the first failure (connect timeout ${options.connectTimeoutMs / 1000} s) ...`);
+      + `${pairCount > 1 ? ` going round ${pairCount} (source, port) pairs` : ''}, each held, up to ${formatInteger(options.max)}, stop at the first failure (connect timeout ${options.connectTimeoutMs / 1000} s) ...`);
     const engineNote = chooseEngine().note;
     if (engineNote) log(`warning: ${engineNote}; probing with Node's sockets instead (about a third of the connect rate)`);
     probe = await runProbe({
@@ -532,7 +529,7 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
     facts.probe = { ...result, failure: result.failure ? { ...result.failure } : null, pairs: result.pairs.map((p) => ({ ...p })) };
     if (result.failure) {
       const f = result.failure;
-      log(`attempt ${fmt(f.attempt)} failed after ${(f.elapsedMs / 1000).toFixed(1)} s: ${f.code} (${f.kind}); ${fmt(result.established)} connections held`);
+      log(`attempt ${formatInteger(f.attempt)} failed after ${(f.elapsedMs / 1000).toFixed(1)} s: ${f.code} (${f.kind}); ${formatInteger(result.established)} connections held`);
       if (f.kind === 'refused' && result.established === 0) {
         problem('peer-not-listening', `the peer refused the first connection: nothing listens on ${peerAddress} port ${f.remotePort}`, `start the listener there first: synprobe serve --port ${formatPorts(ports)}`);
       } else if (f.kind === 'unreachable') {
@@ -542,14 +539,14 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
         const portsRanOut = (f.code === 'EADDRNOTAVAIL' || f.code === 'EADDRINUSE') && portsCap !== undefined;
         problem('local-limit',
           portsRanOut
-            ? `this host ran out of local ports after ${fmt(result.established)} connections (${f.code}: ${f.message}): ${portsCap!.what} allow ${fmt(portsCap!.allows)}; a limit of this host, not of the network`
+            ? `this host ran out of local ports after ${formatInteger(result.established)} connections (${f.code}: ${f.message}): ${portsCap!.what} allow ${formatInteger(portsCap!.allows)}; a limit of this host, not of the network`
             : `a limit on this host stopped the probe (${f.code}: ${f.message}), not the network`,
           portsRanOut
             ? 'more source addresses (--bind a,b or --bind auto), more destination ports (--port 8000-8003), or a wider net.ipv4.ip_local_port_range'
             : 'see the preflight findings; raise the limit or lower --max');
       }
     } else {
-      log(`${fmt(result.established)} connections established and held (${result.stoppedBy === 'max' ? `--max ${fmt(options.max)} reached` : 'probe stopped early'})`);
+      log(`${formatInteger(result.established)} connections established and held (${result.stoppedBy === 'max' ? `--max ${formatInteger(options.max)} reached` : 'probe stopped early'})`);
     }
 
     // -- hold
@@ -599,8 +596,8 @@ export async function runCapture(options: CaptureOptions, hooks: CaptureHooks): 
           problem('capture-unclean', `the capture ${where} did not stop cleanly: ${c.problem}`);
         }
         if (c.droppedByKernel) {
-          problem('kernel-drops', `tcpdump ${where} dropped ${fmt(c.droppedByKernel)} packets in the kernel: no SYN can be called lost while it dropped packets`, 'run again with fewer other traffic on the interface');
-          log(`warning: tcpdump ${where} dropped ${fmt(c.droppedByKernel)} packets in the kernel`);
+          problem('kernel-drops', `tcpdump ${where} dropped ${formatInteger(c.droppedByKernel)} packets in the kernel: no SYN can be called lost while it dropped packets`, 'run again with fewer other traffic on the interface');
+          log(`warning: tcpdump ${where} dropped ${formatInteger(c.droppedByKernel)} packets in the kernel`);
         }
         log(`stopped the capture ${where}: ${c.captured ?? '?'} packets captured, ${c.droppedByKernel ?? '?'} dropped by kernel${c.clean ? '' : ` (${c.problem})`}`);
       }
