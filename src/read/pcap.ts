@@ -16,11 +16,11 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { ChunkReader, CHUNK_SIZE } from './chunk-reader.js';
 import { CaptureFileError, newInterfaceInfo, newPacketRecord, type CaptureSummary, type PacketCallback, type PacketRecord, type ReadProblem } from './types.js';
 
 const HEADER_LENGTH = 24;
 const RECORD_HEADER_LENGTH = 16;
-const STREAM_CHUNK = 1 << 20;
 /** libpcap's maximum snapshot length for most link types. */
 const MAX_SNAPLEN = 262144;
 /** A header snaplen above this does not raise the caplen limit further (libpcap's largest, for D-Bus, is 128 MiB). */
@@ -196,66 +196,6 @@ function createRecord(header: PcapHeader): PacketRecord {
   return newPacketRecord(header.linkType, true);
 }
 
-/** Reads a file forward through one buffer that is compacted and, for big records, grown. */
-class ChunkReader {
-  buf: Buffer = Buffer.allocUnsafe(STREAM_CHUNK);
-  view: DataView = viewOf(this.buf);
-  /** File offset of buf[0]. */
-  private base = 0;
-  /** Valid bytes in buf. */
-  private length = 0;
-  private eof = false;
-
-  constructor(
-    private readonly handle: FileHandle,
-    private readonly file: string,
-    start: number,
-  ) {
-    this.base = start;
-  }
-
-  /** Bytes present in the buffer from file offset `offset` on. */
-  available(offset: number): number {
-    return this.base + this.length - offset;
-  }
-
-  /** Index in `buf` of file offset `offset`. */
-  indexOf(offset: number): number {
-    return offset - this.base;
-  }
-
-  /** Makes `count` bytes from file offset `offset` available; false when the file ends first. */
-  async fill(offset: number, count: number): Promise<boolean> {
-    const drop = offset - this.base;
-    if (drop > 0) {
-      this.buf.copyWithin(0, drop, this.length);
-      this.base = offset;
-      this.length -= drop;
-    }
-    if (count > this.buf.length) this.grow(count);
-    while (this.length < count) {
-      if (this.eof) return false;
-      const { bytesRead } = await this.handle
-        .read(this.buf, this.length, this.buf.length - this.length, this.base + this.length)
-        .catch((error: unknown) => failIo(this.file, 'cannot read', error));
-      if (bytesRead === 0) this.eof = true;
-      this.length += bytesRead;
-    }
-    return true;
-  }
-
-  private grow(count: number): void {
-    const bigger = Buffer.allocUnsafe(Math.ceil(count / STREAM_CHUNK) * STREAM_CHUNK);
-    this.buf.copy(bigger, 0, 0, this.length);
-    this.buf = bigger;
-    this.view = viewOf(bigger);
-  }
-}
-
-function viewOf(buf: Buffer): DataView {
-  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-}
-
 /** State of one pass of the own loop over the file. */
 interface OwnWalk {
   header: PcapHeader;
@@ -408,7 +348,7 @@ function parseRecords(
   onPacket: PacketCallback,
 ): Promise<CaptureSummary> {
   return new Promise((resolve, reject) => {
-    const source = handle.createReadStream({ start: 0, highWaterMark: STREAM_CHUNK });
+    const source = handle.createReadStream({ start: 0, highWaterMark: CHUNK_SIZE });
     const rewriter = new MagicRewriter(microsecondMagic(header));
     const parser = pcapParser().parse(source.pipe(rewriter));
     const walk = createWalk(header, summary);

@@ -8,7 +8,7 @@
  * with `cut-short`; the packets before it have been delivered. Only a file whose first section header
  * cannot be read raises a CaptureFileError.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import {
   CaptureFileError,
   newInterfaceInfo,
@@ -19,8 +19,8 @@ import {
   type PacketRecord,
   type ReadProblem,
 } from './types.js';
+import { ChunkReader } from './chunk-reader.js';
 
-const CHUNK_SIZE = 1 << 20;
 /** Larger blocks are treated as corrupt: no real packet or metadata block comes near 16 MiB. */
 export const MAX_BLOCK_LENGTH = 16 << 20;
 const MIN_BLOCK_LENGTH = 12;
@@ -47,64 +47,6 @@ const OPT_ISB_OSDROP = 7;
 /** Resolutions finer than this cannot be converted exactly with doubles (10^-15 s and 2^-52 s are the limits). */
 const MAX_UNITS_PER_SECOND = 2 ** 52;
 const TWO_32 = 2 ** 32;
-
-/** Reads a file forward through one buffer that is compacted and, for big blocks, grown. */
-class ChunkReader {
-  buf: Buffer = Buffer.allocUnsafe(CHUNK_SIZE);
-  view: DataView = viewOf(this.buf);
-  /** File offset of buf[0]. */
-  private base = 0;
-  /** Valid bytes in buf. */
-  private length = 0;
-  eof = false;
-
-  constructor(
-    private readonly handle: FileHandle,
-    private readonly file: string,
-  ) {}
-
-  /** Bytes present in the buffer from file offset `offset` on. */
-  available(offset: number): number {
-    return this.base + this.length - offset;
-  }
-
-  /** Index in `buf` of file offset `offset`. */
-  indexOf(offset: number): number {
-    return offset - this.base;
-  }
-
-  /** Makes `count` bytes from file offset `offset` available; false when the file ends first. */
-  async fill(offset: number, count: number): Promise<boolean> {
-    this.discardBefore(offset);
-    if (count > this.buf.length) this.grow(count);
-    while (this.length < count) {
-      if (this.eof) return false;
-      const room = this.buf.length - this.length;
-      const position = this.base + this.length;
-      const { bytesRead } = await this.handle
-        .read(this.buf, this.length, room, position)
-        .catch((error: unknown) => failIo(this.file, `cannot read at byte offset ${position}`, error));
-      if (bytesRead === 0) this.eof = true;
-      this.length += bytesRead;
-    }
-    return true;
-  }
-
-  private discardBefore(offset: number): void {
-    const drop = offset - this.base;
-    if (drop <= 0) return;
-    this.buf.copyWithin(0, drop, this.length);
-    this.base = offset;
-    this.length -= drop;
-  }
-
-  private grow(count: number): void {
-    const bigger = Buffer.allocUnsafe(Math.ceil(count / CHUNK_SIZE) * CHUNK_SIZE);
-    this.buf.copy(bigger, 0, 0, this.length);
-    this.buf = bigger;
-    this.view = viewOf(bigger);
-  }
-}
 
 interface Interface {
   info: InterfaceInfo;
@@ -685,10 +627,6 @@ function readInt64(view: DataView, at: number, le: boolean): number {
 function addWarning(state: ReadState, message: string): void {
   if (state.summary.warnings.length < MAX_WARNINGS) state.summary.warnings.push(message);
   else state.suppressedWarnings += 1;
-}
-
-function viewOf(buf: Buffer): DataView {
-  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 function hex32(n: number): string {
