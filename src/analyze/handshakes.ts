@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { readCapture } from '../read/open.js';
 import { CaptureFileError, type CaptureSummary, type PacketRecord } from '../read/types.js';
-import { createDecodedPacket, decodePacket, formatAddress } from '../decode/packet.js';
+import { createDecodedPacket, decodePacket, formatAddress, peekTcpFlags } from '../decode/packet.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/types.js';
 import type { DecodeCounts } from './types.js';
 import type { TimeBase } from './time.js';
@@ -499,17 +499,30 @@ export async function readHandshakes(file: string, time: TimeBase): Promise<Hand
   let synAckPackets = 0;
   let strayReplies = 0;
 
+  /** The packet's time (relative ns; NaN when it has none), the span stretched to it. */
+  const place = (p: PacketRecord): number => {
+    if (!p.hasTimestamp) {
+      decode.untimed++;
+      return NaN;
+    }
+    const tNs = time.rel(p.tsSec, p.tsNsec);
+    if (!(tNs >= span[0])) span[0] = Number.isNaN(span[0]) ? tNs : Math.min(span[0], tNs);
+    if (!(tNs <= span[1])) span[1] = Number.isNaN(span[1]) ? tNs : Math.max(span[1], tNs);
+    return tNs;
+  };
+
   const onPacket = (p: PacketRecord): void => {
+    // Most segments carry data: no SYN, RST or FIN. Those decodePacket would take in one step are
+    // counted (as it would count them: TCP, options not decoded) and timed, not decoded.
+    const peeked = peekTcpFlags(p.linkType, p.buf, p.offset, p.caplen);
+    if (peeked >= 0 && (peeked & (TCP_SYN | TCP_RST | TCP_FIN)) === 0) {
+      decode.tcp++;
+      place(p);
+      return;
+    }
     const status = decodePacket(p.linkType, p.buf, p.offset, p.caplen, decoded, TCP_SYN | TCP_RST | TCP_FIN);
     countStatus(decode, decoded);
-    let tNs = NaN;
-    if (p.hasTimestamp) {
-      tNs = time.rel(p.tsSec, p.tsNsec);
-      if (!(tNs >= span[0])) span[0] = Number.isNaN(span[0]) ? tNs : Math.min(span[0], tNs);
-      if (!(tNs <= span[1])) span[1] = Number.isNaN(span[1]) ? tNs : Math.max(span[1], tNs);
-    } else {
-      decode.untimed++;
-    }
+    const tNs = place(p);
     if (status !== 'tcp') return;
     const flags = decoded.flags;
     if ((flags & (TCP_SYN | TCP_RST | TCP_FIN)) === 0) return;

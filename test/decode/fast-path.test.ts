@@ -7,7 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createDecodedPacket, decodeLayers, decodePacket } from '../../src/decode/packet.js';
+import { createDecodedPacket, decodeLayers, decodePacket, peekTcpFlags } from '../../src/decode/packet.js';
 import { TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../../src/decode/types.js';
 import { readCapture } from '../../src/read/open.js';
 import { ethernet, ipv4, synWithOptions, tcp } from './build.js';
@@ -27,18 +27,32 @@ function snapshot(d: DecodedPacket): Record<string, unknown> {
 const a = createDecodedPacket();
 const b = createDecodedPacket();
 
-/** decodePacket and decodeLayers agree on buf[offset, offset + length), whatever the options mask. */
+/**
+ * decodePacket and decodeLayers agree on buf[offset, offset + length), whatever the options mask;
+ * and where peekTcpFlags gives flags, decodePacket says 'tcp', with those flags and, when it leaves
+ * the options alone, no truncated options (what a caller counting by the peek alone assumes).
+ */
 function same(linkType: number, buf: Uint8Array, offset: number, length: number): string {
   let status = '';
+  const peeked = peekTcpFlags(linkType, buf, offset, length);
   for (const mask of [-1, TCP_SYN | TCP_RST | TCP_FIN]) {
     status = decodePacket(linkType, buf, offset, length, a, mask);
     const s = snapshot(a);
     const layered = decodeLayers(linkType, buf, offset, offset + length, b, mask);
     expect(layered).toBe(status);
     expect(s).toEqual(snapshot(b));
+    if (peeked >= 0) {
+      expect(status).toBe('tcp');
+      expect(a.flags).toBe(peeked);
+      if (mask >= 0 && (peeked & mask) === 0) expect(a.tcpOptionsTruncated).toBe(false);
+    }
   }
+  peekCounts[peeked >= 0 ? 1 : 0]++;
   return status;
 }
+
+/** Packets peekTcpFlags declined and took. */
+const peekCounts = [0, 0];
 
 async function everyPacket(files: string[]): Promise<number> {
   let n = 0;
@@ -92,5 +106,7 @@ describe('the one-step Ethernet/IPv4/TCP decode', () => {
       statuses.add(same(101, frame.subarray(14), 0, frame.length - 14));
     }
     for (const s of ['tcp', 'not-tcp', 'not-ip', 'fragment', 'truncated', 'malformed']) expect(statuses).toContain(s);
+    // Both answers of the peek were exercised.
+    expect(Math.min(...peekCounts)).toBeGreaterThan(1000);
   });
 });
