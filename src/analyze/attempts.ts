@@ -1,13 +1,14 @@
 /**
- * The attempts of an analysis as records over the handshake tables. A record holds its counts,
- * verdict and 4-tuples; its times (closedAt and the four transmission lists, with their ISO-8601
- * text) are computed from the tables each time they are read, and never stored: 100,000 attempts
- * cost about 25 MB instead of 170 MB, and reports that show a few attempts format only those.
+ * The attempts of an analysis as records over the handshake tables. A record is the position of
+ * its attempt in columns shared by all (client flow, server flow, verdict, reason): every field is
+ * a getter that reads the tables, its times (closedAt and the four transmission lists, with their
+ * ISO-8601 text) included, computed each time they are read and never stored. 105,000 attempts cost
+ * about 5 MB instead of 170 MB as plain objects, and reports that show a few attempts format only
+ * those.
  *
  * A record reads like the plain Attempt it stands for: property access and JSON.stringify (through
- * toJSON: the same keys in the same order). Its own data properties are the counts, index, ISN,
- * verdict and reason; the 4-tuples and the times are getters, which structuredClone, spread and
- * Object.entries do not copy: use JSON (or toJSON()) for a deep copy.
+ * toJSON: the same keys in the same order). Its fields are getters, which structuredClone, spread
+ * and Object.entries do not copy: use JSON (or toJSON()) for a deep copy.
  */
 import { RST, SYN, SYN_ACK, type CopyKind, type FlowTable } from './handshakes.js';
 import { pairCopies } from './clock.js';
@@ -67,78 +68,115 @@ function transmissions(t: FlowTable, f: number, k: CopyKind, time: TimeBase, ori
   return list;
 }
 
-export class AttemptRecord implements Attempt {
-  index: number;
-  isn: number;
-  verdict: Verdict;
-  reason: string | null;
-  synSent: number;
-  synSeen: number | null;
-  synAckSent: number | null;
-  synAckSeen: number;
-  rstSeen: number;
-  established: boolean;
-  readonly #source: AttemptSource;
-  /** The client flow, and the server flow (-1: none). */
-  readonly #c: number;
-  #s = -1;
+/**
+ * What the records of one analysis share: the tables they read, and per attempt its client flow,
+ * its server flow and its verdict, in columns. A record is the position of its attempt here.
+ */
+interface AttemptColumns extends AttemptSource {
+  /** The client flow of each attempt. */
+  flows: ArrayLike<number>;
+  /** The server flow of each attempt (-1: none); null until settled with a server capture. */
+  matches: Int32Array | null;
+  /** Each attempt's verdict, as its position in VERDICTS. */
+  verdicts: Uint8Array;
+  /** The reasons given, by attempt position (most attempts have none). */
+  reasons: Map<number, string>;
+}
 
-  /**
-   * What the client capture says of flow `c`; the rest (verdict, the server's counts) comes with
-   * settle(), once the server capture is read: records can be made while it still is.
-   */
-  constructor(source: AttemptSource, index: number, c: number) {
-    const { client } = source;
-    this.index = index;
-    this.isn = client.isn[c];
-    this.verdict = 'no-reply';
-    this.reason = null;
-    this.synSent = client.count(c, SYN);
-    this.synSeen = null;
-    this.synAckSent = null;
-    this.synAckSeen = client.count(c, SYN_ACK);
-    this.rstSeen = client.count(c, RST);
-    this.established = this.synAckSeen > 0;
-    this.#source = source;
-    this.#c = c;
+const VERDICT_CODES = Object.fromEntries(VERDICTS.map((v, code) => [v, code])) as Record<Verdict, number>;
+const NO_REPLY = VERDICT_CODES['no-reply'];
+
+export class AttemptRecord implements Attempt {
+  readonly #set: AttemptColumns;
+  /** The attempt's position in the set (its index - 1). */
+  readonly #i: number;
+
+  /** Attempt `i` of `set`: what the client capture says until settleAttempts adds the rest. */
+  constructor(set: AttemptColumns, i: number) {
+    this.#set = set;
+    this.#i = i;
   }
 
-  /** The verdict, and the server flow `s` (-1: none) of `source.server` (null: no server capture). */
-  settle(verdict: Verdict, reason: string | null, s: number): this {
-    const { server } = this.#source;
-    this.verdict = verdict;
-    this.reason = reason;
-    this.synSeen = server === null ? null : s >= 0 ? server.count(s, SYN) : 0;
-    this.synAckSent = server === null ? null : s >= 0 ? server.count(s, SYN_ACK) : 0;
-    this.#s = s;
-    return this;
+  get index(): number {
+    return this.#i + 1;
+  }
+
+  get isn(): number {
+    return this.#set.client.isn[this.#c];
+  }
+
+  get verdict(): Verdict {
+    return VERDICTS[this.#set.verdicts[this.#i]];
+  }
+
+  get reason(): string | null {
+    return this.#set.reasons.get(this.#i) ?? null;
+  }
+
+  get synSent(): number {
+    return this.#set.client.count(this.#c, SYN);
+  }
+
+  /** null without a server capture. */
+  get synSeen(): number | null {
+    const { server } = this.#set;
+    return server === null ? null : this.#s >= 0 ? server.count(this.#s, SYN) : 0;
+  }
+
+  get synAckSent(): number | null {
+    const { server } = this.#set;
+    return server === null ? null : this.#s >= 0 ? server.count(this.#s, SYN_ACK) : 0;
+  }
+
+  get synAckSeen(): number {
+    return this.#set.client.count(this.#c, SYN_ACK);
+  }
+
+  get rstSeen(): number {
+    return this.#set.client.count(this.#c, RST);
+  }
+
+  get established(): boolean {
+    return this.#set.client.established(this.#c);
+  }
+
+  /** The client flow. */
+  get #c(): number {
+    return this.#set.flows[this.#i];
+  }
+
+  /** The server flow, -1 when none (or no server capture). */
+  get #s(): number {
+    const { matches } = this.#set;
+    return matches === null ? -1 : matches[this.#i];
   }
 
   get client(): FourTuple {
-    return tuple(this.#source.client, this.#c);
+    return tuple(this.#set.client, this.#c);
   }
 
   /** The same attempt as the server saw it (may differ behind NAT); null when the server capture has no trace of it. */
   get server(): FourTuple | null {
-    const { server } = this.#source;
+    const { server } = this.#set;
     return server !== null && this.#s >= 0 ? tuple(server, this.#s) : null;
   }
 
   /** FIN or RST seen on the connection after it was established (ISO, client clock), or null. */
   get closedAt(): string | null {
-    const ns = this.#source.client.closedNs[this.#c];
-    return Number.isNaN(ns) ? null : this.#source.time.iso(ns);
+    const ns = this.#set.client.closedNs[this.#c];
+    return Number.isNaN(ns) ? null : this.#set.time.iso(ns);
   }
 
   get synSentTimes(): Transmission[] {
-    const { client, server, time } = this.#source;
+    const { client, server, time } = this.#set;
     const c = this.#c;
-    const toServer = server !== null && this.#s >= 0 ? pairsOf(client, c, SYN, server, this.#s, SYN) : null;
+    const s = this.#s;
+    const toServer = server !== null && s >= 0 ? pairsOf(client, c, SYN, server, s, SYN) : null;
     return transmissions(client, c, SYN, time, client.firstTime(c, SYN), 0, toServer);
   }
 
   get synSeenTimes(): Transmission[] {
-    const { client, server, time, offsetNs } = this.#source;
+    const { client, server, time, offsetNs } = this.#set;
     const c = this.#c;
     const s = this.#s;
     if (server === null || s < 0) return [];
@@ -147,7 +185,7 @@ export class AttemptRecord implements Attempt {
   }
 
   get synAckSentTimes(): Transmission[] {
-    const { client, server, time, offsetNs } = this.#source;
+    const { client, server, time, offsetNs } = this.#set;
     const c = this.#c;
     const s = this.#s;
     if (server === null || s < 0) return [];
@@ -155,7 +193,7 @@ export class AttemptRecord implements Attempt {
   }
 
   get synAckSeenTimes(): Transmission[] {
-    const { client, server, time } = this.#source;
+    const { client, server, time } = this.#set;
     const c = this.#c;
     const s = this.#s;
     const toServer = server !== null && s >= 0 ? inverse(pairsOf(server, s, SYN_ACK, client, c, SYN_ACK), client.count(c, SYN_ACK)) : null;
@@ -164,7 +202,7 @@ export class AttemptRecord implements Attempt {
 
   /** The same attempt with other 4-tuples and reason (redaction); the times are shared. */
   renamed(client: FourTuple, server: FourTuple | null, reason: string | null): AttemptRecord {
-    return new RenamedAttempt(this.#source, this.index, this.#c, client, server).settle(this.verdict, reason, this.#s);
+    return new RenamedAttempt(this.#set, this.#i, client, server, reason);
   }
 
   /** The plain Attempt, every field computed, in the order of the Attempt interface. */
@@ -191,15 +229,17 @@ export class AttemptRecord implements Attempt {
   }
 }
 
-/** An attempt whose 4-tuples were replaced (redaction). */
+/** An attempt whose 4-tuples and reason were replaced (redaction). */
 class RenamedAttempt extends AttemptRecord {
   readonly #client: FourTuple;
   readonly #server: FourTuple | null;
+  readonly #reason: string | null;
 
-  constructor(source: AttemptSource, index: number, c: number, client: FourTuple, server: FourTuple | null) {
-    super(source, index, c);
+  constructor(set: AttemptColumns, i: number, client: FourTuple, server: FourTuple | null, reason: string | null) {
+    super(set, i);
     this.#client = client;
     this.#server = server;
+    this.#reason = reason;
   }
 
   override get client(): FourTuple {
@@ -208,6 +248,10 @@ class RenamedAttempt extends AttemptRecord {
 
   override get server(): FourTuple | null {
     return this.#server;
+  }
+
+  override get reason(): string | null {
+    return this.#reason;
   }
 }
 
@@ -221,21 +265,29 @@ export interface BuiltAttempts {
 
 /** Records made from the client's table alone (prepareAttempts), to be settled (settleAttempts). */
 export interface PreparedAttempts {
-  source: AttemptSource;
-  flows: ArrayLike<number>;
+  set: AttemptColumns;
   records: AttemptRecord[];
 }
 
 /**
  * One record per attempt, `flows` being client flows in first-SYN order, with what the client
- * capture says: made while the server capture is still being read (the allocation and its garbage
- * collection are most of the cost of the records).
+ * capture says: made while the server capture may still be read. A record is two fields (the
+ * shared columns and its position): 105,000 of them are ~4 MB that the garbage collector moves.
  */
 export function prepareAttempts(client: FlowTable, time: TimeBase, flows: ArrayLike<number>): PreparedAttempts {
-  const source: AttemptSource = { client, server: null, time, offsetNs: 0 };
-  const records: AttemptRecord[] = [];
-  for (let i = 0; i < flows.length; i++) records.push(new AttemptRecord(source, i + 1, flows[i]));
-  return { source, flows, records };
+  const set: AttemptColumns = {
+    client,
+    server: null,
+    time,
+    offsetNs: 0,
+    flows,
+    matches: null,
+    verdicts: new Uint8Array(flows.length).fill(NO_REPLY),
+    reasons: new Map(),
+  };
+  const records = new Array<AttemptRecord>(flows.length);
+  for (let i = 0; i < flows.length; i++) records[i] = new AttemptRecord(set, i);
+  return { set, records };
 }
 
 /**
@@ -244,25 +296,29 @@ export function prepareAttempts(client: FlowTable, time: TimeBase, flows: ArrayL
  * server flow of flows[i] (-1: none; null without a server capture).
  */
 export function settleAttempts(prepared: PreparedAttempts, server: FlowTable | null, offsetNs: number, matches: Int32Array | null, ctx: VerdictContext): BuiltAttempts {
-  const { source, flows, records } = prepared;
-  source.server = server;
-  source.offsetNs = offsetNs;
-  const client = source.client;
-  const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+  const { set, records } = prepared;
+  set.server = server;
+  set.offsetNs = offsetNs;
+  set.matches = server === null ? null : matches;
+  const { client, flows } = set;
+  const counts = new Array<number>(VERDICTS.length).fill(0);
   let lostSyn = 0;
   let lostSynAck = 0;
   for (let i = 0; i < flows.length; i++) {
     const c = flows[i];
     const s = matches === null ? -1 : matches[i];
     const { verdict, reason } = classifyAttempt(client, c, server, s, ctx);
-    verdicts[verdict]++;
-    const r = records[i].settle(verdict, reason, s);
+    const code = VERDICT_CODES[verdict];
+    set.verdicts[i] = code;
+    counts[code]++;
+    if (reason !== null) set.reasons.set(i, reason);
     // A refused SYN was answered (by the server or by a middlebox): it is not counted as lost.
     if (server !== null && verdict !== 'outside-capture' && verdict !== 'refused') {
-      lostSyn += Math.max(0, r.synSent - r.synSeen!);
-      if (s >= 0) lostSynAck += Math.max(0, r.synAckSent! - r.synAckSeen);
+      lostSyn += Math.max(0, client.count(c, SYN) - (s >= 0 ? server.count(s, SYN) : 0));
+      if (s >= 0) lostSynAck += Math.max(0, server.count(s, SYN_ACK) - client.count(c, SYN_ACK));
     }
   }
+  const verdicts = Object.fromEntries(VERDICTS.map((v, code) => [v, counts[code]])) as Record<Verdict, number>;
   return { attempts: records, verdicts, lostSyn, lostSynAck };
 }
 

@@ -73,8 +73,9 @@ function iso(ms: number): string {
 
 /** 100,000 attempts 10 ms apart, every third closed after 100 s, the last 2,000 failed. */
 function bigResult(base: AnalysisResult): AnalysisResult {
-  const ok = base.attempts[0];
-  const bad = base.attempts[base.attempts.length - 1];
+  // Plain copies: a record's fields are getters, which spreading does not copy.
+  const ok = JSON.parse(JSON.stringify(base.attempts[0])) as Attempt;
+  const bad = JSON.parse(JSON.stringify(base.attempts[base.attempts.length - 1])) as Attempt;
   const attempts: Attempt[] = [];
   const N = 100_000;
   for (let i = 0; i < N; i++) {
