@@ -94,11 +94,11 @@ export class FlowTable {
    */
   attemptsTo(flows: readonly number[], ports: ReadonlySet<number>): number[] {
     const out: number[] = [];
-    for (const f of flows) if (ports.has(this.dstPort[f])) out.push(f);
+    for (let i = 0; i < flows.length; i++) if (ports.has(this.dstPort[flows[i]])) out.push(flows[i]);
     if (this.ordered) return out;
     let previous = -Infinity;
-    for (const f of out) {
-      const t = this.firstTime(f, SYN);
+    for (let i = 0; i < out.length; i++) {
+      const t = this.firstTime(out[i], SYN);
       if (t < previous) return out.sort((a, b) => this.firstTime(a, SYN) - this.firstTime(b, SYN));
       previous = t;
     }
@@ -175,8 +175,9 @@ class FlowTableBuilder {
   latest: Int32Array;
   counts: Int32Array;
   /** IPv4 flows: addresses as numbers, the tuple's hash, and the next older flow + 1 in its hash chain. */
-  src4: Uint32Array;
-  dst4: Uint32Array;
+  /** IPv4 addresses as signed 32-bit numbers (small integers for V8: compared and passed unboxed). */
+  src4: Int32Array;
+  dst4: Int32Array;
   tupleHash: Int32Array;
   chain: Int32Array;
 
@@ -204,8 +205,8 @@ class FlowTableBuilder {
     this.closedNs = new Float64Array(capacity);
     this.latest = new Int32Array(capacity * KINDS);
     this.counts = new Int32Array(capacity * KINDS);
-    this.src4 = new Uint32Array(capacity);
-    this.dst4 = new Uint32Array(capacity);
+    this.src4 = new Int32Array(capacity);
+    this.dst4 = new Int32Array(capacity);
     this.tupleHash = new Int32Array(capacity);
     this.chain = new Int32Array(capacity);
     this.copyCapacity = capacity * 2;
@@ -361,6 +362,8 @@ class FlowIndex {
   private heads: Int32Array;
   private mask: number;
   private ipv4Flows = 0;
+  /** The IPv4 flow added last (the newest of its tuple), -1 before the first. */
+  private lastIpv4Flow = -1;
   private readonly ipv6 = new Map<string, number>();
   private readonly ipv4Numbers = new Map<number, number>();
   private readonly ipv6Numbers = new Map<string, number>();
@@ -379,8 +382,8 @@ class FlowIndex {
     const forward = from === 'src';
     if (d.ipVersion === 4) {
       return forward
-        ? this.findIpv4(d.src4, d.srcPort, d.dst4, d.dstPort)
-        : this.findIpv4(d.dst4, d.dstPort, d.src4, d.srcPort);
+        ? this.findIpv4(d.src4 | 0, d.srcPort, d.dst4 | 0, d.dstPort)
+        : this.findIpv4(d.dst4 | 0, d.dstPort, d.src4 | 0, d.srcPort);
     }
     if (this.ipv6.size === 0) return -1;
     const src = formatAddress(d, 'src');
@@ -388,9 +391,14 @@ class FlowIndex {
     return this.ipv6.get(forward ? tupleKey(src, d.srcPort, dst, d.dstPort) : tupleKey(dst, d.dstPort, src, d.srcPort)) ?? -1;
   }
 
+  /** `srcAddr`, `dstAddr`: IPv4 addresses as signed 32-bit numbers (`| 0`). */
   private findIpv4(srcAddr: number, srcPort: number, dstAddr: number, dstPort: number): number {
     const t = this.table;
     const h = hashTuple(srcAddr, srcPort, dstAddr, dstPort);
+    // The flow added last first: a SYN-ACK or a retransmitted SYN mostly follows its SYN closely
+    // (a probe connects one at a time), and that flow's columns are in the cache, the chain head not.
+    const last = this.lastIpv4Flow;
+    if (last >= 0 && t.tupleHash[last] === h && t.src4[last] === srcAddr && t.dst4[last] === dstAddr && t.srcPort[last] === srcPort && t.dstPort[last] === dstPort) return last;
     for (let f = this.heads[h & this.mask] - 1; f >= 0; f = t.chain[f] - 1) {
       if (t.tupleHash[f] === h && t.src4[f] === srcAddr && t.dst4[f] === dstAddr && t.srcPort[f] === srcPort && t.dstPort[f] === dstPort) return f;
     }
@@ -407,6 +415,7 @@ class FlowIndex {
       t.tupleHash[f] = hashTuple(d.src4, d.srcPort, d.dst4, d.dstPort);
       if (++this.ipv4Flows > this.heads.length) this.rechain();
       this.link(f);
+      this.lastIpv4Flow = f;
     } else {
       this.ipv6.set(tupleKey(formatAddress(d, 'src'), d.srcPort, formatAddress(d, 'dst'), d.dstPort), f);
     }
@@ -492,23 +501,27 @@ export async function readHandshakes(file: string, time: TimeBase): Promise<Hand
   }
   const index = new FlowIndex(initialFlows(fileSize));
   const table = index.table;
-  // First and last timestamp: in a typed array, as a double in a closure variable would be boxed
-  // (allocated) at every store.
-  const span = new Float64Array([NaN, NaN]);
+  // First and last timestamp, and the time of the packet at hand: in a typed array, as a double in
+  // a closure variable would be boxed (allocated) at every store.
+  const span = new Float64Array([NaN, NaN, NaN]);
   let synPackets = 0;
   let synAckPackets = 0;
   let strayReplies = 0;
 
-  /** The packet's time (relative ns; NaN when it has none), the span stretched to it. */
-  const place = (p: PacketRecord): number => {
+  /**
+   * The packet's time (relative ns; NaN when it has none) into span[2], the span stretched to it.
+   * Stored, not returned: a double returned from a function V8 does not inline is allocated.
+   */
+  const place = (p: PacketRecord): void => {
     if (!p.hasTimestamp) {
       decode.untimed++;
-      return NaN;
+      span[2] = NaN;
+      return;
     }
     const tNs = time.rel(p.tsSec, p.tsNsec);
+    span[2] = tNs;
     if (!(tNs >= span[0])) span[0] = Number.isNaN(span[0]) ? tNs : Math.min(span[0], tNs);
     if (!(tNs <= span[1])) span[1] = Number.isNaN(span[1]) ? tNs : Math.max(span[1], tNs);
-    return tNs;
   };
 
   const onPacket = (p: PacketRecord): void => {
@@ -522,10 +535,11 @@ export async function readHandshakes(file: string, time: TimeBase): Promise<Hand
     }
     const status = decodePacket(p.linkType, p.buf, p.offset, p.caplen, decoded, TCP_SYN | TCP_RST | TCP_FIN);
     countStatus(decode, decoded);
-    const tNs = place(p);
+    place(p);
     if (status !== 'tcp') return;
     const flags = decoded.flags;
     if ((flags & (TCP_SYN | TCP_RST | TCP_FIN)) === 0) return;
+    const tNs = span[2];
     if (Number.isNaN(tNs)) return; // an untimed packet cannot be placed in a handshake
     const tsVal = decoded.hasTimestamp ? decoded.tsVal : -1;
     const ipId = decoded.ipId;

@@ -66,7 +66,7 @@ const PATH_DELAY_NS = 50e6;
 
 function choosePort(table: FlowTable, flows: number[]): number | null {
   const counts = new Int32Array(65536);
-  for (const f of flows) counts[table.dstPort[f]]++;
+  for (let i = 0; i < flows.length; i++) counts[table.dstPort[flows[i]]]++;
   // The most SYNs; of ports with as many, the lowest.
   let best: number | null = null;
   let bestCount = 0;
@@ -146,6 +146,8 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
   const ports = given ?? [choosePort(cf, toPeer) ?? 0];
   const portSet = new Set(ports);
   const attemptFlows = cf.attemptsTo(toPeer, portSet);
+  let establishedAttempts = 0;
+  for (let i = 0; i < attemptFlows.length; i++) if (cf.established(attemptFlows[i])) establishedAttempts++;
 
   // The records of the attempts, made while the server capture may still be read; settled below.
   const prepared = prepareAttempts(cf, time, attemptFlows);
@@ -188,7 +190,6 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
     if (serverCov?.endSource === 'assumed') {
       warnings.push('the server capture has no recorded stop time: it was assumed to cover the client capture\'s whole span — capture with synprobe capture (run.json), or pass --server-stop, to make it certain');
     }
-    const establishedAttempts = attemptFlows.filter((f) => cf.established(f)).length;
     if (establishedAttempts > 0 && matches!.every((s) => s < 0) && opts.clockOffsetMs == null) {
       blocker = 'none of the established attempts appears in the server capture: it was taken on another host or interface, or a middlebox rewrites sequence numbers, so its silence proves nothing';
       warnings.push(blocker);
@@ -230,7 +231,7 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
 
   const partial: Omit<Summary, 'sentence' | 'pathLoss'> = {
     attempts: attempts.length,
-    established: attempts.filter((a) => a.established).length,
+    established: establishedAttempts,
     ceiling,
     firstFailedAttempt: firstFailed >= 0 ? firstFailed + 1 : null,
     verdicts,
@@ -247,7 +248,7 @@ export async function analyzeCaptures(opts: AnalyzeOptions): Promise<AnalysisRes
     clientLimit: clientLimitOf(opts.run, attempts.length),
     peer,
   };
-  const pathLoss = attempts.some((a) => PATH_LOSS_VERDICTS.has(a.verdict));
+  const pathLoss = [...PATH_LOSS_VERDICTS].some((v) => verdicts[v] > 0);
   const summary: Summary = {
     ...partial,
     sentence: summarize(attempts, partial, firstFailed >= 0 ? attempts[firstFailed] : null, server !== null),
