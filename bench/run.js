@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { generateCapturePair } from './generate.js';
-import { runTimed, runNodeTimed, median, killActiveChildren } from './lib/measure.js';
+import { runTimed, runNodeTimed, median, killActiveChildren, REMOVED_FROM_ENV } from './lib/measure.js';
 import { renderTable, renderMarkdown } from './lib/report.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -92,13 +92,18 @@ const analyzeArgs = (pair) => [synprobe, 'analyze', pair.clientFile, pair.server
 /** analyze, the bare decode loop and tshark on both formats, all interleaved run by run. */
 async function measureFormats(tmp, opts, pairs, tshark) {
   const results = {};
-  for (const format of Object.keys(pairs)) results[format] = { analyzeMs: [], analyzePeakRssKb: [], bareMs: [], tsharkMs: [] };
+  for (const format of Object.keys(pairs)) results[format] = { analyzeMs: [], analyzePeakRssKb: [], bareMs: [], tsharkMs: [], analyzeKeptEnvMs: [] };
   for (let run = 0; run < opts.runs; run++) {
     for (const [format, pair] of Object.entries(pairs)) {
       const r = results[format];
       const a = await runNodeTimed(analyzeArgs(pair), { tmpDir: tmp, okCodes: [0, 1] });
       r.analyzeMs.push(a.ms);
       r.analyzePeakRssKb.push(a.peakRssKb);
+      let kept = null;
+      if (REMOVED_FROM_ENV.length > 0 && format === 'pcap') {
+        kept = await runNodeTimed(analyzeArgs(pair), { tmpDir: tmp, okCodes: [0, 1], keepEnv: true });
+        r.analyzeKeptEnvMs.push(kept.ms);
+      }
       const b = await runNodeTimed([readLoop, 'project', pair.clientFile, pair.serverFile], { tmpDir: tmp, captureStdout: true });
       r.bareMs.push(b.ms);
       let t = null;
@@ -106,7 +111,7 @@ async function measureFormats(tmp, opts, pairs, tshark) {
         t = await runTimed([tshark, '-r', pair.clientFile, '-Y', 'tcp.flags.syn==1'], { detached: true });
         r.tsharkMs.push(t.ms);
       }
-      log(`  ${format} run ${run + 1}: analyze ${Math.round(a.ms)} ms (peak ${Math.round(a.peakRssKb / 1024)} MiB), bare loop ${Math.round(b.ms)} ms${t ? `, tshark ${Math.round(t.ms)} ms` : ''} (load ${loadavg()[0].toFixed(1)})`);
+      log(`  ${format} run ${run + 1}: analyze ${Math.round(a.ms)} ms (peak ${Math.round(a.peakRssKb / 1024)} MiB)${kept ? ` (${Math.round(kept.ms)} ms with ${REMOVED_FROM_ENV.join(', ')})` : ''}, bare loop ${Math.round(b.ms)} ms${t ? `, tshark ${Math.round(t.ms)} ms` : ''} (load ${loadavg()[0].toFixed(1)})`);
     }
   }
   return results;
@@ -200,7 +205,7 @@ async function main() {
   const tshark = opts.skip.has('tshark') ? null : which('tshark');
   const results = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version, loadAtStart: loadavg() },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version, loadAtStart: loadavg(), envRemoved: REMOVED_FROM_ENV },
     tshark: tshark ? toolVersion([tshark, '--version']) : null,
     tsharkNote: tshark ? null : opts.skip.has('tshark') ? 'skipped (--skip tshark)' : 'tshark is not installed: no tshark baseline',
     options: { ...opts, skip: [...opts.skip] },
@@ -262,6 +267,11 @@ function summarize(results) {
     const bare = median(f.bareMs);
     const bareRatio = pairedRatio(f.analyzeMs, f.bareMs);
     rows.push({ section: 'analyze', what: `analyze, ${format} pair (${packets})`, value: fmtMs(analyze), raw: analyze });
+    if (f.analyzeKeptEnvMs?.length > 0) {
+      const kept = median(f.analyzeKeptEnvMs);
+      const removed = results.machine.envRemoved.join(', ');
+      rows.push({ section: 'analyze', what: `  the same with ${removed} kept (see below)`, value: fmtMs(kept), raw: kept, ratio: kept / analyze, ratioText: `+${Math.round(kept - analyze)} ms`, ok: null });
+    }
     rows.push({
       section: 'analyze', what: `  vs bare decode loop over both files (${format})`, value: fmtMs(bare), raw: bare,
       ratio: bareRatio, ratioText: `${bareRatio.toFixed(2)}× the loop`, target: '≤ 3×', ok: bareRatio <= 3,
