@@ -10,14 +10,13 @@
  * (IPv6 ones, rare, in a Map by string), and an address becomes text once, when first seen.
  */
 import { statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { readCapture } from '../read/open.js';
 import { CaptureFileError, type CaptureSummary, type PacketRecord } from '../read/types.js';
 import { createDecodedPacket, decodePacket, formatAddress, peekTcpFlags } from '../decode/packet.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/types.js';
 import type { DecodeCounts } from './types.js';
 import type { TimeBase } from './time.js';
+import { endEarlyWorker, readInWorker, readThreadPolicy } from './read-worker.js';
 
 /** The kinds of segment kept per flow: the initiator's SYN, the responder's SYN-ACK, and its RST refusing the SYN. */
 export const SYN = 0;
@@ -622,27 +621,26 @@ type WorkerAnswer = { table: PostedTable; baseSec: number | null } | { error: { 
 /**
  * Starts reading `file` in a worker thread, when that is worth it and possible: `answer` is its
  * result, or null when the worker failed (the caller then reads the file itself). Null when no
- * worker was started: one core, a file under PARALLEL_MIN_BYTES, or the TypeScript sources (a
- * worker runs only the built JavaScript). SYNPROBE_READ_THREADS=1 never starts one, =2 always
- * does (for tests and measurements).
+ * worker was started (read-worker.ts's readThreadPolicy: one core, SYNPROBE_READ_THREADS=1, the
+ * TypeScript sources; and by default, either file under PARALLEL_MIN_BYTES). An early worker
+ * (startEarlyWorker) is taken, or ended when none is needed.
  */
 function startWorkerRead(clientFile: string, file: string): { answer: Promise<WorkerAnswer | null>; stop(): void } | null {
-  const threads = process.env.SYNPROBE_READ_THREADS;
-  if (!import.meta.url.endsWith('.js') || threads === '1') return null;
-  if (threads !== '2') {
-    if (availableParallelism() < 2) return null;
+  const policy = readThreadPolicy();
+  let wanted = policy === 'always';
+  if (policy === 'if-large') {
     try {
-      if (statSync(clientFile).size < PARALLEL_MIN_BYTES || statSync(file).size < PARALLEL_MIN_BYTES) return null;
+      wanted = statSync(clientFile).size >= PARALLEL_MIN_BYTES && statSync(file).size >= PARALLEL_MIN_BYTES;
     } catch {
-      return null; // the reader reports what is wrong with the file
+      wanted = false; // the reader reports what is wrong with the file
     }
   }
-  let worker: Worker;
-  try {
-    worker = new Worker(new URL('./handshakes-worker.js', import.meta.url), { workerData: { file } });
-  } catch {
+  if (!wanted) {
+    endEarlyWorker();
     return null;
   }
+  const worker = readInWorker(file);
+  if (worker === null) return null;
   const answer = new Promise<WorkerAnswer | null>((resolve) => {
     worker.once('message', (m: WorkerAnswer) => resolve(m));
     worker.once('error', () => resolve(null));
@@ -666,6 +664,7 @@ export interface PairReading {
  * client's first.
  */
 export function readHandshakePair(clientFile: string, serverFile: string | null, time: TimeBase): PairReading {
+  if (serverFile === null) endEarlyWorker();
   const worker = serverFile === null ? null : startWorkerRead(clientFile, serverFile);
   const client = readHandshakes(clientFile, time);
   let server: Promise<HandshakeTable | null>;

@@ -4,6 +4,8 @@
  * bin/synprobe.js: the same report with the worker (SYNPROBE_READ_THREADS=2), without it (=1), and
  * as chosen by size, on fixtures (clocks seconds apart: the tables' times are rebased), files that
  * are not captures, an empty client capture, and a pair big enough to be read in parallel unasked.
+ * bin/synprobe.js starts the worker for `analyze` before the files are known (read-worker.ts): it
+ * is given the server capture, or ended.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript without type declarations
@@ -45,6 +47,19 @@ describe('reading the server capture in a worker thread', () => {
   it('an empty client capture: the server capture fixes the base second', async () => {
     const empty = temp.write('empty-client.pcap', Buffer.from('d4c3b2a1020004000000000000000000ffff000001000000', 'hex'));
     await both(['analyze', empty, fixture('clock-shift-server.pcap'), '--format', 'json']);
+  }, 60_000);
+
+  it('a small pair and a single file, unasked: the worker bin/synprobe.js started early is ended, the same report', async () => {
+    for (const args of [
+      ['analyze', fixture('path-cap-client.pcap'), fixture('path-cap-server.pcap'), '--format', 'json'],
+      ['analyze', fixture('path-cap-client.pcap'), '--format', 'json'],
+    ]) {
+      const auto = await runBin(args);
+      const one = await runBin(args, { env: { SYNPROBE_READ_THREADS: '1' } });
+      expect(auto.stderr).toBe(one.stderr);
+      expect(auto.code).toBe(one.code);
+      expect(auto.stdout).toBe(one.stdout);
+    }
   }, 60_000);
 
   it('a pair above the size threshold: read in parallel unasked, the same report', async () => {
