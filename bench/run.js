@@ -53,8 +53,10 @@ function parseOptions() {
     runs: Number(values.runs ?? (quick ? 3 : 5)),
     tsharkRuns: Number(values['tshark-runs'] ?? (quick ? 1 : 2)),
     rssRuns: Number(values['rss-runs'] ?? (quick ? 1 : 2)),
-    probeRounds: quick ? 2 : 5,
-    probeCount: quick ? 1000 : 5000,
+    // Rounds of 10,000 (about 0.45 s each), 7 of them: at 5,000 (0.2 s) a rate moved by a fifth
+    // when the machine hiccuped (rounds' ratios 0.62-1.38 in one run), and 5 medians still moved.
+    probeRounds: quick ? 2 : 7,
+    probeCount: quick ? 1000 : 10_000,
     heldRounds: quick ? 1 : 2,
     held: quick ? 3000 : 15_000,
     settleMs: quick ? 3000 : 12_000,
