@@ -132,11 +132,14 @@ export async function measureProbe(opts) {
   try {
     const server = track(startServe(lab, tools));
     const listening = await server.next();
-    // Warm-up: neighbour entries, the first connections of each kind.
+    // Warm-up: neighbour entries, the first connections of each kind; the first run as big as a
+    // round's, so that serve's descriptor table has grown before any client is timed (growing it,
+    // 64 -> 128 -> ... entries, waits for the kernel each time in a threaded process: whichever
+    // client ran first got about a third of its rate in the first 10,000-connection round).
     const kinds = ['c', 'probe', 'probe-node'];
     let engine = null;
     for (const kind of kinds) {
-      const run = await runClient(lab, kind, tools, 200);
+      const run = await runClient(lab, kind, tools, kind === 'c' ? opts.count : 200);
       if (kind === 'probe') engine = run.result.engine;
       await run.release();
       await waitForHeld(server, 0);
