@@ -52,7 +52,7 @@ function parseOptions() {
     ceiling: Number(values.ceiling ?? (quick ? 10_000 : 100_000)),
     runs: Number(values.runs ?? (quick ? 3 : 5)),
     tsharkRuns: Number(values['tshark-runs'] ?? (quick ? 1 : 2)),
-    rssRuns: Number(values['rss-runs'] ?? (quick ? 1 : 2)),
+    rssRuns: Number(values['rss-runs'] ?? (quick ? 1 : 3)),
     // Rounds of 10,000 (about 0.45 s each), 7 of them: at 5,000 (0.2 s) a rate moved by a fifth
     // when the machine hiccuped (rounds' ratios 0.62-1.38 in one run), and 5 medians still moved.
     probeRounds: quick ? 2 : 7,
@@ -137,24 +137,28 @@ async function measurePcapParser(tmp, opts, pair) {
   return ms;
 }
 
-/** Peak RSS of analyze at 2x and 4x the packets (same attempts: more data on the same connections). */
+/**
+ * Peak RSS of analyze at 1x, 2x and 4x the packets (same attempts: more data on the same
+ * connections), the three sizes run in turn in each round so that all meet the same conditions
+ * (a peak moves by about 7% from run to run: which thread frees what first).
+ */
 async function measureRss(tmp, opts, onePair) {
-  const sizes = [];
-  for (const factor of [2, 4]) {
-    const pair = generate(tmp, opts, 'pcapng', opts.packets * factor, `gen-${factor}x`);
-    const peaks = [];
-    const times = [];
-    for (let run = 0; run < opts.rssRuns; run++) {
-      const a = await runNodeTimed(analyzeArgs(pair), { tmpDir: tmp, okCodes: [0, 1] });
-      peaks.push(a.peakRssKb);
-      times.push(a.ms);
+  const sizes = [{ factor: 1, pair: onePair, peakRssKb: [], ms: [] }];
+  for (const factor of [2, 4]) sizes.push({ factor, pair: generate(tmp, opts, 'pcapng', opts.packets * factor, `gen-${factor}x`), peakRssKb: [], ms: [] });
+  for (let run = 0; run < opts.rssRuns; run++) {
+    for (const size of sizes) {
+      const a = await runNodeTimed(analyzeArgs(size.pair), { tmpDir: tmp, okCodes: [0, 1] });
+      size.peakRssKb.push(a.peakRssKb);
+      size.ms.push(a.ms);
     }
-    log(`  ${factor}x: peak ${Math.round(median(peaks) / 1024)} MiB, ${Math.round(median(times))} ms`);
-    sizes.push({ factor, packets: pair.clientPackets + pair.serverPackets, peakRssKb: peaks, ms: times });
+    log(`  round ${run + 1}: peak ${sizes.map((s) => `${s.factor}x ${Math.round(s.peakRssKb[run] / 1024)} MiB`).join(', ')}`);
+  }
+  for (const { factor, pair } of sizes) {
+    if (factor === 1) continue;
     rmSync(pair.clientFile, { force: true });
     rmSync(pair.serverFile, { force: true });
   }
-  return sizes;
+  return sizes.map(({ factor, pair, peakRssKb, ms }) => ({ factor, packets: pair.clientPackets + pair.serverPackets, peakRssKb, ms }));
 }
 
 async function measureProbeSection(tmp, opts) {
@@ -234,7 +238,7 @@ async function main() {
     rmSync(pairs.pcap.clientFile, { force: true });
     rmSync(pairs.pcap.serverFile, { force: true });
     if (!opts.skip.has('rss')) {
-      log('peak RSS of analyze at 2x and 4x the packets (pcapng)');
+      log('peak RSS of analyze at 1x, 2x and 4x the packets (pcapng), in turn');
       results.rss = await measureRss(tmp, opts, pairs.pcapng);
     }
     if (!opts.skip.has('probe')) {
@@ -302,10 +306,12 @@ function summarize(results) {
     rows.push({ section: 'pcap-parser', what: 'bare decode loop through readPcapWithParser (pcap-parser)', value: fmtMs(viaParser), raw: viaParser });
     rows.push({ section: 'pcap-parser', what: '  vs through readPcap (own loop, the default)', value: fmtMs(viaOwn), raw: viaOwn, ratio: viaRatio, ratioText: `${viaRatio.toFixed(1)}× slower`, ok: null });
   }
-  const onePeaks = results.formats.pcapng?.analyzePeakRssKb ?? [];
   if (results.rss) {
-    const sizes = [{ factor: 1, packets: results.inputs.pcapng.clientPackets + results.inputs.pcapng.serverPackets, peakRssKb: onePeaks }, ...results.rss];
-    const base = median(onePeaks);
+    // Results of runs before session 5 hold 2x and 4x only; their 1x runs were the timing runs'.
+    const sizes = results.rss[0]?.factor === 1
+      ? results.rss
+      : [{ factor: 1, packets: results.inputs.pcapng.clientPackets + results.inputs.pcapng.serverPackets, peakRssKb: results.formats.pcapng?.analyzePeakRssKb ?? [] }, ...results.rss];
+    const base = median(sizes[0].peakRssKb);
     for (const s of sizes) {
       const peak = median(s.peakRssKb);
       const small = peak * 1024 <= 150e6;

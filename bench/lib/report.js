@@ -12,7 +12,7 @@ function context(results) {
   return [
     `${m.cpus} × ${m.cpuModel ?? 'CPU'}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}; load average ${m.loadAtStart[0].toFixed(1)} at the start, ${m.loadAtEnd[0].toFixed(1)} at the end (a shared machine)`,
     results.tshark ? `${results.tshark}` : `tshark: ${results.tsharkNote}`,
-    `${results.date}, ${results.durationSec} s; medians of ${results.options.runs} runs (tshark ${results.options.tsharkRuns}, memory at 2×/4× ${results.options.rssRuns}); ratios: medians of the ratios within each run`,
+    `${results.date}, ${results.durationSec} s; medians of ${results.options.runs} runs (tshark ${results.options.tsharkRuns}, memory at 1×/2×/4× ${results.options.rssRuns} each, in turn); ratios: medians of the ratios within each run`,
     ...(m.envRemoved?.length > 0
       ? [`timed processes ran without ${m.envRemoved.join(', ')}, set in this environment: node reads and parses that certificate file at every start (synprobe makes no TLS connection, tshark ignores it); the analyze row marked "kept" is timed with it`]
       : []),
