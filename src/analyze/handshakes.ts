@@ -173,8 +173,10 @@ class FlowTableBuilder {
   /** Per flow and kind: the latest copy + 1 (0: none) and the number of copies. */
   latest: Int32Array;
   counts: Int32Array;
-  /** IPv4 flows: addresses as numbers, the tuple's hash, and the next older flow + 1 in its hash chain. */
-  /** IPv4 addresses as signed 32-bit numbers (small integers for V8: compared and passed unboxed). */
+  /**
+   * IPv4 flows: addresses as numbers (signed 32-bit: small integers for V8, compared and passed
+   * unboxed), the tuple's hash, and the next older flow + 1 in its hash chain.
+   */
   src4: Int32Array;
   dst4: Int32Array;
   tupleHash: Int32Array;
