@@ -16,7 +16,7 @@ import { createDecodedPacket, decodePacket, formatAddress, peekTcpFlags } from '
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/types.js';
 import type { DecodeCounts } from './types.js';
 import type { TimeBase } from './time.js';
-import { endEarlyWorker, readInWorker, readThreadPolicy } from './read-worker.js';
+import { endEarlyWorker, readInWorker, wantWorker } from './read-worker.js';
 
 /** The kinds of segment kept per flow: the initiator's SYN, the responder's SYN-ACK, and its RST refusing the SYN. */
 export const SYN = 0;
@@ -615,29 +615,16 @@ function shiftTimes(h: HandshakeTable, ns: number): void {
   h.lastNs += ns;
 }
 
-/** Both files at least this big: the server capture is read in a worker thread while this one reads the client's. */
-const PARALLEL_MIN_BYTES = 8 << 20;
-
 type WorkerAnswer = { table: PostedTable; baseSec: number | null } | { error: { file: string; offset: number | null; code: CaptureFileError['code']; message: string } };
 
 /**
- * Starts reading `file` in a worker thread, when that is worth it and possible: `answer` is its
- * result, or null when the worker failed (the caller then reads the file itself). Null when no
- * worker was started (read-worker.ts's readThreadPolicy: one core, SYNPROBE_READ_THREADS=1, the
- * TypeScript sources; and by default, either file under PARALLEL_MIN_BYTES). An early worker
- * (startEarlyWorker) is taken, or ended when none is needed.
+ * Starts reading `file` in a worker thread, when that is worth it and possible (read-worker.ts's
+ * wantWorker): `answer` is its result, or null when the worker failed (the caller then reads the
+ * file itself). Null when no worker was started. An early worker (startEarlyWorker) is taken, or
+ * ended when none is needed.
  */
 function startWorkerRead(clientFile: string, file: string): { answer: Promise<WorkerAnswer | null>; stop(): void } | null {
-  const policy = readThreadPolicy();
-  let wanted = policy === 'always';
-  if (policy === 'if-large') {
-    try {
-      wanted = statSync(clientFile).size >= PARALLEL_MIN_BYTES && statSync(file).size >= PARALLEL_MIN_BYTES;
-    } catch {
-      wanted = false; // the reader reports what is wrong with the file
-    }
-  }
-  if (!wanted) {
+  if (!wantWorker(clientFile, file)) {
     endEarlyWorker();
     return null;
   }

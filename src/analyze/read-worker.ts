@@ -1,10 +1,11 @@
 /**
  * The worker thread that reads the server capture of a large pair (handshakes-worker.ts), and its
- * early start. A worker takes ~50 ms to boot and ~40 ms more to load the readers; the CLI starts
- * one before it loads anything else when the command is `analyze` (bin/synprobe.js), so that it is
- * ready when the files are known, and analyze hands it the file or ends it. This module imports
+ * early start. A worker takes ~50 ms to boot and ~40 ms more to load the readers; when `analyze` is
+ * given two large files the CLI starts one before it loads anything else (bin/synprobe.js), so that
+ * it is ready when the files are known, and analyze hands it the file or ends it. This module imports
  * nothing of the analysis, to be cheap to load that early.
  */
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -21,6 +22,23 @@ export function readThreadPolicy(): 'never' | 'always' | 'if-large' {
   if (!import.meta.url.endsWith('.js') || threads === '1') return 'never';
   if (threads === '2') return 'always';
   return availableParallelism() < 2 ? 'never' : 'if-large';
+}
+
+/** Both files at least this big: the server capture is read in a worker thread while the main thread reads the client's. */
+const PARALLEL_MIN_BYTES = 8 << 20;
+
+function large(file: string): boolean {
+  try {
+    return statSync(file).size >= PARALLEL_MIN_BYTES;
+  } catch {
+    return false; // the reader reports what is wrong with the file
+  }
+}
+
+/** Whether `serverFile` is to be read in a worker while the main thread reads `clientFile`. */
+export function wantWorker(clientFile: string, serverFile: string): boolean {
+  const policy = readThreadPolicy();
+  return policy === 'always' || (policy === 'if-large' && large(clientFile) && large(serverFile));
 }
 
 interface Started {
@@ -46,11 +64,14 @@ function start(workerData: { file: string } | null): Started | null {
 }
 
 /**
- * Starts a worker that waits for a file to read, unless reading in a worker is not possible here.
+ * Starts a worker that waits for a file to read, when `args` (the command's arguments, not yet
+ * parsed) name two files that wantWorker would read in parallel: a guess, which analyze settles.
  * It does not keep the process alive; readInWorker takes it, endEarlyWorker ends it.
  */
-export function startEarlyWorker(): void {
-  if (early !== null || readThreadPolicy() === 'never') return;
+export function startEarlyWorker(args: readonly string[]): void {
+  if (early !== null) return;
+  const policy = readThreadPolicy();
+  if (policy === 'never' || (policy === 'if-large' && args.filter(large).length < 2)) return;
   early = start(null);
   early?.worker.unref();
 }

@@ -4,8 +4,8 @@
  * bin/synprobe.js: the same report with the worker (SYNPROBE_READ_THREADS=2), without it (=1), and
  * as chosen by size, on fixtures (clocks seconds apart: the tables' times are rebased), files that
  * are not captures, an empty client capture, and a pair big enough to be read in parallel unasked.
- * bin/synprobe.js starts the worker for `analyze` before the files are known (read-worker.ts): it
- * is given the server capture, or ended.
+ * bin/synprobe.js starts the worker for `analyze` before the arguments are parsed when two of them
+ * are large files (read-worker.ts): it is given the server capture, or ended.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript without type declarations
@@ -49,7 +49,7 @@ describe('reading the server capture in a worker thread', () => {
     await both(['analyze', empty, fixture('clock-shift-server.pcap'), '--format', 'json']);
   }, 60_000);
 
-  it('a small pair and a single file, unasked: the worker bin/synprobe.js started early is ended, the same report', async () => {
+  it('a small pair and a single file, unasked: no worker (none is started early for small files; =2 starts one, which is ended), the same report', async () => {
     for (const args of [
       ['analyze', fixture('path-cap-client.pcap'), fixture('path-cap-server.pcap'), '--format', 'json'],
       ['analyze', fixture('path-cap-client.pcap'), '--format', 'json'],
