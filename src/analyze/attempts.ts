@@ -17,7 +17,7 @@ import { VERDICTS, type Attempt, type FourTuple, type Transmission, type Verdict
 import type { TimeBase } from './time.js';
 
 /** What the records of one analysis read their times from. */
-export interface AttemptSource {
+interface AttemptSource {
   client: FlowTable;
   server: FlowTable | null;
   time: TimeBase;
@@ -320,9 +320,4 @@ export function settleAttempts(prepared: PreparedAttempts, server: FlowTable | n
   }
   const verdicts = Object.fromEntries(VERDICTS.map((v, code) => [v, counts[code]])) as Record<Verdict, number>;
   return { attempts: records, verdicts, lostSyn, lostSynAck };
-}
-
-/** prepareAttempts and settleAttempts in one. */
-export function buildAttempts(source: AttemptSource, flows: ArrayLike<number>, matches: Int32Array | null, ctx: VerdictContext): BuiltAttempts {
-  return settleAttempts(prepareAttempts(source.client, source.time, flows), source.server, source.offsetNs, matches, ctx);
 }
