@@ -10,7 +10,7 @@
  */
 import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { CaptureFileError } from './types.js';
+import { failIo } from './types.js';
 
 export const CHUNK_SIZE = 1 << 20;
 /** Bytes read between two turns of the event loop. */
@@ -20,7 +20,7 @@ export class ChunkReader {
   buf: Buffer = Buffer.allocUnsafe(CHUNK_SIZE);
   view: DataView = viewOf(this.buf);
   /** True once a read returned no bytes. */
-  eof = false;
+  private eof = false;
   /** File offset of buf[0]. */
   private base: number;
   /** Valid bytes in buf. */
@@ -72,9 +72,7 @@ export class ChunkReader {
     try {
       return readSync(this.handle.fd, this.buf, this.length, this.buf.length - this.length, position);
     } catch (error) {
-      const failure = new CaptureFileError(this.file, null, 'EIO', `cannot read at byte offset ${position}: ${(error as Error).message}`);
-      failure.cause = error;
-      throw failure;
+      return failIo(this.file, `cannot read at byte offset ${position}`, error);
     }
   }
 

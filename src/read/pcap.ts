@@ -17,7 +17,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { ChunkReader, CHUNK_SIZE } from './chunk-reader.js';
-import { CaptureFileError, newInterfaceInfo, newPacketRecord, type CaptureSummary, type PacketCallback, type PacketRecord, type ReadProblem } from './types.js';
+import { CaptureFileError, failIo, ioFailure, newInterfaceInfo, newPacketRecord, type CaptureSummary, type PacketCallback, type PacketRecord, type ReadProblem } from './types.js';
 
 const HEADER_LENGTH = 24;
 const RECORD_HEADER_LENGTH = 16;
@@ -157,18 +157,8 @@ async function openPcap(file: string): Promise<{ handle: FileHandle; header: Pca
     return { handle, header, summary: createSummary(file, header, fileSize) };
   } catch (error) {
     await handle.close();
-    throw error instanceof CaptureFileError ? error : ioError(file, 'cannot read', error);
+    throw error instanceof CaptureFileError ? error : ioFailure(file, 'cannot read', error);
   }
-}
-
-function failIo(file: string, what: string, error: unknown): never {
-  throw ioError(file, what, error);
-}
-
-function ioError(file: string, what: string, error: unknown): CaptureFileError {
-  const failure = new CaptureFileError(file, null, 'EIO', `${what}: ${(error as Error).message}`);
-  failure.cause = error;
-  return failure;
 }
 
 function createSummary(file: string, header: PcapHeader, fileSize: number): CaptureSummary {
@@ -367,8 +357,8 @@ function parseRecords(
       closed = true;
       settle?.();
     });
-    source.on('error', (error) => finish(() => reject(ioError(file, 'cannot read', error))));
-    parser.on('error', (error) => finish(() => reject(ioError(file, 'cannot read', error))));
+    source.on('error', (error) => finish(() => reject(ioFailure(file, 'cannot read', error))));
+    parser.on('error', (error) => finish(() => reject(ioFailure(file, 'cannot read', error))));
     parser.on('packetHeader', (recordHeader) => {
       if (settle === null && !acceptRecordHeader(walk, recordHeader)) finish(() => resolve(summary));
     });

@@ -11,6 +11,7 @@
 import { open } from 'node:fs/promises';
 import {
   CaptureFileError,
+  failIo,
   newInterfaceInfo,
   newPacketRecord,
   type CaptureSummary,
@@ -98,12 +99,6 @@ export async function readPcapng(file: string, onPacket: PacketCallback): Promis
   } finally {
     await handle.close();
   }
-}
-
-function failIo(file: string, what: string, error: unknown): never {
-  const failure = new CaptureFileError(file, null, 'EIO', `${what}: ${(error as Error).message}`);
-  failure.cause = error;
-  throw failure;
 }
 
 function createState(file: string, fileSize: number, reader: ChunkReader, onPacket: PacketCallback): ReadState {

@@ -141,4 +141,16 @@ export class CaptureFileError extends Error {
   }
 }
 
+/** A CaptureFileError EIO for an I/O call on `file` that failed: "WHAT: the system's message", `error` its cause. */
+export function ioFailure(file: string, what: string, error: unknown): CaptureFileError {
+  const failure = new CaptureFileError(file, null, 'EIO', `${what}: ${(error as Error).message}`);
+  failure.cause = error;
+  return failure;
+}
+
+/** Throws ioFailure's error (for a promise's catch). */
+export function failIo(file: string, what: string, error: unknown): never {
+  throw ioFailure(file, what, error);
+}
+
 export type PacketCallback = (packet: PacketRecord) => void;
