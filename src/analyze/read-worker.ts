@@ -17,7 +17,7 @@ const WORKER_URL = new URL('./handshakes-worker.js', import.meta.url);
  * one core, or the TypeScript sources), 'always' (SYNPROBE_READ_THREADS=2, for tests and
  * measurements), or 'if-large' (the default: the caller decides by the files' sizes).
  */
-export function readThreadPolicy(): 'never' | 'always' | 'if-large' {
+function readThreadPolicy(): 'never' | 'always' | 'if-large' {
   const threads = process.env.SYNPROBE_READ_THREADS;
   if (!import.meta.url.endsWith('.js') || threads === '1') return 'never';
   if (threads === '2') return 'always';
